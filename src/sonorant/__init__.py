@@ -1,0 +1,36 @@
+"""sonorant: fast, exact text-to-speech on CPU, GPU and XLA devices.
+
+    import sonorant
+    voice = sonorant.load_voice()                 # the bundled default voice (joe, medium)
+    audio = voice.synthesize("Hello from sonorant.")
+    audio.save("hello.wav")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .audio import Audio, AudioChunk
+from .config import SynthesisConfig
+from .engine import BucketConfig
+from .errors import ConfigError, PhonemizerError, SonorantError, TextError, VoiceError
+from .runtimes import Runtime
+from .voice import Voice
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Audio", "AudioChunk", "BucketConfig", "ConfigError", "PhonemizerError", "SonorantError", "SynthesisConfig",
+    "TextError", "Voice", "VoiceError", "load_voice", "__version__",
+]
+
+
+def load_voice(voice: str | Path | None = None, *, buckets: BucketConfig | None = None) -> Voice:
+    """Load a voice: None for the bundled default (joe, medium), a bundled name, or a Piper `.onnx` path."""
+    from .voices.piper import load_piper_model, read_piper_config
+    from .voices.registry import resolve_voice
+
+    files = resolve_voice(voice)
+    config = read_piper_config(files.config)
+    model = load_piper_model(files.model)
+    return Voice(model, config, files.name, files.model, buckets=buckets)

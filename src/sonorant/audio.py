@@ -1,0 +1,85 @@
+"""Audio results: whole utterances (`Audio`) and streamed pieces (`AudioChunk`), with file writing."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] -> int16 PCM (clipped)."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+
+
+def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
+    """Mono float samples -> bytes of a WAV (16-bit PCM), FLAC, or raw 16-bit little-endian PCM file."""
+    fmt = fmt.lower()
+    if fmt == "pcm":
+        return to_int16(samples).astype("<i2").tobytes()
+    if fmt not in ("wav", "flac"):
+        raise ConfigError(f"unsupported audio format {fmt!r}: use wav, flac or pcm")
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, to_int16(samples), sample_rate, format=fmt.upper(), subtype="PCM_16")
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A synthesized utterance: float32 mono samples in [-1, 1] at `sample_rate` Hz."""
+
+    samples: np.ndarray
+    """Float32 mono samples in [-1, 1]."""
+    sample_rate: int
+    """Samples per second."""
+    seed: int | None = None
+    """Seed the noise was drawn from (reuse it to get the same audio again)."""
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.sample_rate
+
+    def to_int16(self) -> np.ndarray:
+        """The samples as 16-bit PCM."""
+        return to_int16(self.samples)
+
+    def to_bytes(self, fmt: str = "wav") -> bytes:
+        """The audio encoded as a wav, flac or raw pcm file."""
+        return encode_audio(self.samples, self.sample_rate, fmt)
+
+    def save(self, path: str | Path, fmt: str | None = None) -> Path:
+        """Write to `path`; the format follows the suffix (.wav, .flac, .pcm/.raw) unless given."""
+        path = Path(path)
+        fmt = fmt or {".flac": "flac", ".pcm": "pcm", ".raw": "pcm"}.get(path.suffix.lower(), "wav")
+        path.write_bytes(self.to_bytes(fmt))
+        return path
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of a stream: one sentence now, smaller windows once the engine streams inside sentences."""
+
+    samples: np.ndarray
+    """Float32 mono samples in [-1, 1]."""
+    sample_rate: int
+    """Samples per second."""
+    sentence_index: int
+    """Which sentence of the input this chunk belongs to (0-based)."""
+    is_last: bool
+    """True for the final chunk of the whole stream."""
+    text: str = ""
+    """The sentence's text (or phonemes) when known."""
+    phoneme_ids: list[int] = field(default_factory=list)
+    """The ids the sentence was synthesized from."""
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.sample_rate

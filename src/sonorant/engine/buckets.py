@@ -1,0 +1,29 @@
+"""Shape buckets: the few padded sizes a compiled graph is built for."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BucketConfig:
+    """Padded sizes for phoneme ids and latent frames, and how many utterances share a pass."""
+
+    id_edges: tuple[int, ...] = (32, 64, 128, 256, 512)
+    """Allowed padded id lengths; longer inputs round up to a multiple of the last edge."""
+    frame_edges: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
+    """Allowed padded frame counts; longer outputs round up to a multiple of the last edge."""
+    max_batch: int = 4
+    """Most utterances in one forward pass."""
+
+
+def bucket_size(n: int, edges: tuple[int, ...]) -> int:
+    """Smallest edge >= n, or n rounded up to a multiple of the largest edge."""
+    if n <= 0:
+        raise ValueError(f"bucket_size needs a positive size, got {n}")
+    i = bisect.bisect_left(edges, n)
+    if i < len(edges):
+        return edges[i]
+    top = edges[-1]
+    return -(-n // top) * top

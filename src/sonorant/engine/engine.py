@@ -1,0 +1,90 @@
+"""The one path from phoneme ids to trimmed audio: batching, bucket padding, per-utterance noise.
+
+The API, the CLI and (later) the server and benchmark all synthesize through `Engine.synthesize`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..models.vits import Vits
+from ..models.vits.noise import duration_noise, latent_noise
+from ..runtimes import EagerRuntime, Runtime
+from .buckets import BucketConfig, bucket_size
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One model input: a sentence's ids and everything that decides its audio."""
+
+    ids: tuple[int, ...]
+    """Phoneme ids, BOS to EOS."""
+    seed: int
+    """Seed of this utterance's duration and latent noise."""
+    length_scale: float
+    """Duration multiplier."""
+    noise_scale: float
+    """Prior noise scale."""
+    noise_w: float
+    """Duration noise scale."""
+    speaker_id: int | None = None
+    """Speaker index for multi-speaker voices."""
+
+
+class Engine:
+    """Runs utterances through a runtime in length-sorted batches and returns each one's own samples."""
+
+    def __init__(self, model: Vits, runtime: Runtime | None = None, buckets: BucketConfig | None = None) -> None:
+        self.model = model
+        self.runtime = runtime or EagerRuntime(model)
+        self.buckets = buckets or BucketConfig()
+        self.hop = model.hop_length
+        self.channels = model.cfg.inter_channels
+        self.multi_speaker = model.cfg.n_speakers > 1
+
+    def synthesize(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[np.ndarray]:
+        """Audio for each utterance, in input order; batches group utterances of similar length."""
+        max_batch = max(1, max_batch or self.buckets.max_batch)
+        order = sorted(range(len(utterances)), key=lambda i: len(utterances[i].ids))
+        out: list[np.ndarray | None] = [None] * len(utterances)
+        for start in range(0, len(order), max_batch):
+            idx = order[start : start + max_batch]
+            for i, audio in zip(idx, self.run_batch([utterances[i] for i in idx])):
+                out[i] = audio
+        return [a for a in out if a is not None]
+
+    def run_batch(self, batch: Sequence[Utterance]) -> list[np.ndarray]:
+        """One padded forward pass over `batch`; each result is trimmed to its utterance's length."""
+        static = self.runtime.static_shapes
+        n_ids = [len(u.ids) for u in batch]
+        width = bucket_size(max(n_ids), self.buckets.id_edges) if static else max(n_ids)
+        ids = torch.zeros(len(batch), width, dtype=torch.long)
+        for row, u in enumerate(batch):
+            ids[row, : len(u.ids)] = torch.tensor(u.ids, dtype=torch.long)
+        lengths = torch.tensor(n_ids, dtype=torch.long)
+        dur_noise = torch.stack([
+            duration_noise(u.seed, n, width) if u.noise_w > 0 else torch.zeros(2, width) for u, n in zip(batch, n_ids)
+        ])
+        sid = torch.tensor([u.speaker_id or 0 for u in batch], dtype=torch.long) if self.multi_speaker else None
+        enc = self.runtime.encode(
+            ids, lengths, self._vec(batch, "noise_w"), self._vec(batch, "length_scale"), dur_noise, sid
+        )
+        frames = [int(f) for f in enc.frames.cpu().tolist()]  # the one host read: picks the frame bucket
+        n_frames = bucket_size(max(frames), self.buckets.frame_edges) if static else max(frames)
+        z_noise = torch.stack([
+            latent_noise(u.seed, f, self.channels, n_frames) if u.noise_scale > 0 else torch.zeros(self.channels, n_frames)
+            for u, f in zip(batch, frames)
+        ])
+        audio = self.runtime.decode(enc, self._vec(batch, "noise_scale"), z_noise).numpy()
+        return [np.ascontiguousarray(audio[row, : f * self.hop], dtype=np.float32) for row, f in enumerate(frames)]
+
+    @staticmethod
+    def _vec(batch: Sequence[Utterance], field: str) -> torch.Tensor:
+        return torch.tensor([getattr(u, field) for u in batch], dtype=torch.float32)

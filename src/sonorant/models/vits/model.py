@@ -1,0 +1,127 @@
+"""The VITS generator at inference, split into two static stages around the one host decision.
+
+Stage 1 (`encode`, shapes fixed by [batch, max ids]): text encoder, durations, frame counts.
+Stage 2 (`decode`, shapes fixed by [batch, max ids, max frames]): length regulation by a path matrix
+built from cumulative durations compared with a frame index and applied with `bmm`, the prior
+sample, the inverse flows and the HiFi-GAN decoder. Between the stages the caller reads the frame
+counts to pick the frame bucket; nothing inside either stage depends on data for its shape.
+
+Noise comes in as tensors drawn per utterance by the caller (see `sonorant.models.vits.noise`), so an
+utterance's audio never depends on its batch-mates or its bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import VitsConfig
+from .decoder import Generator
+from .duration import DurationPredictor, StochasticDurationPredictor
+from .flow import ResidualCouplingBlock
+from .layers import sequence_mask
+from .text_encoder import TextEncoder
+
+
+@dataclass
+class Encoded:
+    """Stage-1 results for a batch: prior statistics per phoneme and integer durations."""
+
+    m_p: torch.Tensor
+    """Prior means [b, c, t_x]."""
+    logs_p: torch.Tensor
+    """Prior log-stds [b, c, t_x]."""
+    durations: torch.Tensor
+    """Frames per phoneme, integral floats [b, t_x] (zero on padding)."""
+    frames: torch.Tensor
+    """Frames per utterance [b] (int64, at least 1)."""
+    g: torch.Tensor | None
+    """Speaker embedding [b, gin, 1], or None for single-speaker voices."""
+
+
+class Vits(nn.Module):
+    """A VITS voice: phoneme ids -> waveform. Submodule names follow the trained checkpoints."""
+
+    def __init__(self, cfg: VitsConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.enc_p = TextEncoder(cfg)
+        self.dp = StochasticDurationPredictor(cfg) if cfg.use_sdp else DurationPredictor(cfg)
+        self.flow = ResidualCouplingBlock(cfg)
+        self.dec = Generator(cfg)
+        if cfg.n_speakers > 1:
+            self.emb_g = nn.Embedding(cfg.n_speakers, cfg.gin_channels)
+
+    @property
+    def hop_length(self) -> int:
+        """Audio samples per latent frame."""
+        return self.cfg.hop_length
+
+    def encode(
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        noise_w: torch.Tensor,
+        length_scale: torch.Tensor,
+        dur_noise: torch.Tensor,
+        sid: torch.Tensor | None = None,
+    ) -> Encoded:
+        """ids [b, t_x] int64, lengths [b], noise_w and length_scale [b], dur_noise [b, 2, t_x] ~ N(0, 1)."""
+        t_x = ids.shape[1]
+        x_mask = sequence_mask(lengths, t_x).unsqueeze(1).to(self.enc_p.proj.weight.dtype)  # [b, 1, t_x]
+        g = self.emb_g(sid).unsqueeze(-1) if self.cfg.n_speakers > 1 and sid is not None else None  # [b, gin, 1]
+        x, m_p, logs_p = self.enc_p(ids, x_mask)
+        noise = dur_noise * noise_w.view(-1, 1, 1)  # [b, 2, t_x]
+        logw = self.dp(x, x_mask, noise, g)  # [b, 1, t_x]
+        w = torch.exp(logw) * x_mask * length_scale.view(-1, 1, 1)
+        durations = torch.ceil(w).squeeze(1)  # [b, t_x]
+        frames = torch.clamp_min(durations.sum(dim=1), 1).long()  # [b]
+        return Encoded(m_p, logs_p, durations, frames, g)
+
+    def decode(
+        self,
+        enc: Encoded,
+        noise_scale: torch.Tensor,
+        z_noise: torch.Tensor,
+    ) -> torch.Tensor:
+        """z_noise [b, c, t_y] ~ N(0, 1) fixes the frame bucket t_y. Returns audio [b, t_y * hop]."""
+        t_y = z_noise.shape[2]
+        z = self.latent(enc, noise_scale, z_noise)  # [b, c, t_y]
+        return self.dec(z, enc.frames.clamp_max(t_y), g=enc.g)
+
+    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+        """Length regulation, prior sample and inverse flows: the decoder's input [b, c, t_y] (masked)."""
+        t_y = z_noise.shape[2]
+        frame = torch.arange(t_y, device=z_noise.device, dtype=enc.durations.dtype)  # [t_y]
+        end = torch.cumsum(enc.durations, dim=1)  # [b, t_x]
+        start = end - enc.durations
+        f = frame.view(1, -1, 1)  # [1, t_y, 1]
+        path = ((f >= start.unsqueeze(1)) & (f < end.unsqueeze(1))).to(enc.m_p.dtype)  # [b, t_y, t_x]
+        m = torch.bmm(path, enc.m_p.transpose(1, 2)).transpose(1, 2)  # [b, c, t_y]
+        logs = torch.bmm(path, enc.logs_p.transpose(1, 2)).transpose(1, 2)  # [b, c, t_y]
+        y_mask = sequence_mask(enc.frames, t_y).unsqueeze(1).to(m.dtype)  # [b, 1, t_y]
+        z_p = m + z_noise * torch.exp(logs) * noise_scale.view(-1, 1, 1)
+        z = self.flow(z_p, y_mask, enc.g)
+        return z * y_mask
+
+    def infer(
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        noise_scale: torch.Tensor,
+        length_scale: torch.Tensor,
+        noise_w: torch.Tensor,
+        dur_noise: torch.Tensor,
+        z_noise: torch.Tensor,
+        sid: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both stages with a fixed frame bucket (z_noise's length). Returns (audio [b, T], samples [b]).
+
+        Utterances needing more frames than the bucket are reported by `samples` exceeding T; callers
+        that cannot size the bucket in advance use `encode` and `decode` separately.
+        """
+        enc = self.encode(ids, lengths, noise_w, length_scale, dur_noise, sid)
+        audio = self.decode(enc, noise_scale, z_noise)
+        return audio, enc.frames * self.hop_length

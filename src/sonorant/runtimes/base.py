@@ -1,0 +1,34 @@
+"""The seam between the engine and whatever executes a model's two static stages."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from ..models.vits import Encoded
+
+
+class Runtime(Protocol):
+    """Executes a VITS voice's `encode` and `decode` stages (eager, compiled, exported, ...)."""
+
+    name: str
+    """Short name used on the command line and in engine configs."""
+    static_shapes: bool
+    """True if inputs must be padded to bucket sizes (compiled graphs); False runs exact shapes."""
+
+    def encode(
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        noise_w: torch.Tensor,
+        length_scale: torch.Tensor,
+        dur_noise: torch.Tensor,
+        sid: torch.Tensor | None,
+    ) -> Encoded:
+        """Stage 1: text encoder and durations for a padded batch of ids."""
+        ...
+
+    def decode(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+        """Stage 2: path matrix, flows and decoder; returns audio [b, frames * hop] on the CPU."""
+        ...
