@@ -1,4 +1,4 @@
-"""Shared test fixtures: tiny random-weight voices in Piper's ONNX format (built once per session)."""
+"""Shared test fixtures: the real joe voice and tiny random-weight voices in Piper's ONNX format."""
 
 from __future__ import annotations
 
@@ -7,11 +7,18 @@ from pathlib import Path
 
 import pytest
 
-_VOICES_DIR = Path(__file__).parent / "voices"
-if str(_VOICES_DIR) not in sys.path:  # the tiny-voice helpers live beside the voice tests
-    sys.path.insert(0, str(_VOICES_DIR))
+_TESTS_DIR = Path(__file__).parent
+if str(_TESTS_DIR / "voices") not in sys.path:  # tiny_voices.py lives beside the voice tests
+    sys.path.insert(0, str(_TESTS_DIR / "voices"))
 
+import sonorant  # noqa: E402
 from tiny_voices import TinyVoice, TinyVoices  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def joe() -> sonorant.Voice:
+    """The bundled en_US-joe-medium voice, loaded once per session."""
+    return sonorant.load_voice()
 
 
 @pytest.fixture(scope="session")

@@ -128,8 +128,9 @@ def build_tiny_voice(name: str, directory: Path) -> TinyVoice:
     cfg = TINY_CONFIGS[name]
     seed = list(TINY_CONFIGS).index(name) + 1
     model = init_tiny_weights(Vits(cfg), seed)
+    quality = "x_low" if name == "x_low" else "medium"
     config = {
-        "audio": {"sample_rate": 16000 if name == "x_low" else 22050, "quality": "x_low" if name == "x_low" else "medium"},
+        "audio": {"sample_rate": 16000 if quality == "x_low" else 22050, "quality": quality},
         "dataset": f"tiny_{name}",
         "language": "en_US",
     }
@@ -160,15 +161,24 @@ def sample_ids(n: int, seed: int, n_vocab: int = 256) -> list[int]:
 
 
 @torch.inference_mode()
-def eager_audio(model: Vits, ids: list[int], sid: int | None = None, length_scale: float = 1.0) -> np.ndarray:
-    """sonorant's eager output with the noise off: float32 samples [frames * hop]."""
+def eager_audio(model: Vits, ids: list[int], sid: int | None = None, *, onednn: bool = False) -> np.ndarray:
+    """sonorant's eager output with the noise off: float32 samples [frames * hop].
+
+    oneDNN builds its convolution kernels anew for every input length, which on tiny models costs
+    far more than the convolutions; only large voices (`onednn=True`) are worth it.
+    """
     x = torch.tensor([ids], dtype=torch.long)  # [1, t_x]
     one = torch.ones(1)
     sid_t = torch.tensor([sid], dtype=torch.long) if sid is not None else None
-    enc = model.encode(x, torch.tensor([len(ids)]), one * 0, one * length_scale, torch.zeros(1, 2, len(ids)), sid_t)
-    frames = int(enc.frames.max())
-    z_noise = torch.zeros(1, model.cfg.inter_channels, frames)  # [1, c, t_y]
-    return model.decode(enc, one * 0, z_noise)[0].numpy()
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = onednn
+    try:
+        enc = model.encode(x, torch.tensor([len(ids)]), one * 0, one, torch.zeros(1, 2, len(ids)), sid_t)
+        frames = int(enc.frames.max())
+        z_noise = torch.zeros(1, model.cfg.inter_channels, frames)  # [1, c, t_y]
+        return model.decode(enc, one * 0, z_noise)[0].numpy()
+    finally:
+        torch.backends.mkldnn.enabled = previous
 
 
 def snr_db(reference: np.ndarray, test: np.ndarray) -> float:

@@ -9,7 +9,10 @@
 - a clause that ends a sentence closes the current sentence; known vowel clusters are merged;
   a trailing empty sentence is dropped.
 
-Not reproduced: Piper's Arabic diacritisation (tashkeel) for the ``ar`` voice.
+Deliberately different: every text starts from a clean espeak state (piper's espeak can carry a
+held-back character, e.g. the second dot of "Wait..", into the next text), and NUL and U+0001
+become spaces. Not reproduced: Piper's Arabic diacritisation (tashkeel) for the ``ar`` voice.
+Words whose espeak data changed after espeak-ng 1.52 ("has been", some emoji) differ from piper.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from sonorant.errors import TextError
-from sonorant.text.espeak import Espeak, describe_clause_type, get_espeak
+from sonorant.text.espeak import Espeak, get_espeak
+from sonorant.text.readclause import describe_clause_type
 
 _PHONEME_BLOCK = re.compile(r"(\[\[.*?\]\])")
 _LANGUAGE_FLAG = re.compile(r"\([^)]+\)")
@@ -48,6 +52,7 @@ class Clause:
 
 
 def _prepare(text: object) -> str:
+    """The text as espeak may safely read it; :class:`TextError` if it is not text."""
     if not isinstance(text, str):
         raise TextError(f"text must be a string, got {type(text).__name__}")
     try:

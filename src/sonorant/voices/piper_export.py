@@ -46,7 +46,8 @@ _TRACE_IDS = 50
 _DEFAULT_SYMBOLS: tuple[str, ...] = (
     ("_", "^", "$", " ", "!", "'", "(", ")", ",", "-", ".", ":", ";", "?")
     + tuple("abcdefhijklmnopqrstuvwxyz")
-    + tuple("æçðøħŋœǀǁǂǃɐɑɒɓɔɕɖɗɘəɚɛɜɞɟɠɡɢɣɤɥɦɧɨɪɫɬɭɮɯɰɱɲɳɴɵɶɸɹɺɻɽɾʀʁʂʃʄʈʉʊʋʌʍʎʏʐʑʒʔʕʘʙʛʜʝʟʡʢʲˈˌːˑ˞βθχᵻⱱ")
+    + tuple("æçðøħŋœǀǁǂǃɐɑɒɓɔɕɖɗɘəɚɛɜɞɟɠɡɢɣɤɥɦɧɨɪɫɬɭɮɯɰɱɲɳɴɵɶɸ")
+    + tuple("ɹɺɻɽɾʀʁʂʃʄʈʉʊʋʌʍʎʏʐʑʒʔʕʘʙʛʜʝʟʡʢʲˈˌːˑ˞βθχᵻⱱ")
     + tuple("0123456789")
     + ("\u0327", "\u0303", "\u032a", "\u032f", "\u0329", "ʰ", "ˤ", "ε", "↓", "#", '"', "↑", "\u033a", "\u033b")
     + ("g", "ʦ", "X", "\u031d", "\u030a", "ɝ", "ʷ")
@@ -182,8 +183,11 @@ def export_piper_voice(
         dynamic_axes["sid"] = {0: "batch_size"}
 
     with warnings.catch_warnings(), torch.no_grad():
+        # Expected noise from the TorchScript exporter: its deprecation, tracer notes on shape
+        # arithmetic (traced dynamically here), and Slice steps it leaves unfolded.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
         torch.onnx.export(
             graph,
             args,
