@@ -12,7 +12,7 @@ import numpy as np
 
 from .audio import Audio, AudioChunk
 from .config import ResolvedConfig, SynthesisConfig, resolve_config
-from .engine import BucketConfig, Engine, Utterance
+from .engine import BucketConfig, Engine, StreamConfig, Utterance
 from .errors import TextError
 from .models.vits import Vits
 from .runtimes import Runtime
@@ -122,18 +122,43 @@ class Voice:
         pieces = self.engine.synthesize(utts)
         return Audio(_join(pieces, resolved.sentence_silence, self.sample_rate), self.sample_rate, utts[0].seed)
 
-    def stream(self, text: str, cfg: SynthesisConfig | None = None) -> Iterator[AudioChunk]:
-        """Yield audio sentence by sentence as each is synthesized (silence, if any, follows a sentence)."""
+    def synthesize_batch(self, texts: Sequence[str], cfg: SynthesisConfig | None = None) -> list[Audio]:
+        """Speak many independent texts, batching their sentences together; each result equals
+        `synthesize(text, cfg)` for the same seed (a random seed is drawn per text when none is given)."""
+        if isinstance(texts, str):
+            raise TextError("synthesize_batch takes a list of texts; use synthesize for one text")
+        resolved = self.resolve(cfg)
+        plans = [self.phoneme_ids(t) for t in texts]
+        utts: list[Utterance] = []
+        spans: list[tuple[int, int]] = []
+        for sentences in plans:
+            spans.append((len(utts), len(utts) + len(sentences)))
+            utts.extend(self._utterances(sentences, resolved))
+        pieces = self.engine.synthesize(utts)
+        return [Audio(_join(pieces[a:b], resolved.sentence_silence, self.sample_rate), self.sample_rate, utts[a].seed)
+                for a, b in spans]
+
+    def stream(self, text: str, cfg: SynthesisConfig | None = None,
+               stream_cfg: StreamConfig | None = None) -> Iterator[AudioChunk]:
+        """Yield audio as soon as it is decoded: within each sentence the decoder runs over overlapping
+        windows (small first, larger later), so the first chunk arrives long before the sentence is done.
+        The concatenated chunks equal `synthesize(text, cfg)` for the same seed."""
         resolved = self.resolve(cfg)
         sentences = self.phoneme_ids(text)
         utts = self._utterances(sentences, resolved)
         gap = np.zeros(int(round(resolved.sentence_silence * self.sample_rate)), dtype=np.float32)
         for i, utt in enumerate(utts):
-            (samples,) = self.engine.synthesize([utt])
-            last = i == len(utts) - 1
-            if not last and len(gap):
-                samples = np.concatenate([samples, gap])
-            yield AudioChunk(samples, self.sample_rate, i, last, phoneme_ids=list(utt.ids))
+            last_sentence = i == len(utts) - 1
+            pieces = self.engine.stream(utt, stream_cfg)
+            current = next(pieces, None)
+            while current is not None:
+                following = next(pieces, None)
+                end_of_sentence = following is None
+                if end_of_sentence and not last_sentence and len(gap):
+                    current = np.concatenate([current, gap])
+                yield AudioChunk(current, self.sample_rate, i, end_of_sentence and last_sentence,
+                                 phoneme_ids=list(utt.ids))
+                current = following
 
 
 def _check_text(text: object) -> None:

@@ -37,8 +37,9 @@ def test_stream_concatenates_to_synthesize(joe: sonorant.Voice) -> None:
     text = "First sentence here. A second one follows! And a third?"
     cfg = SynthesisConfig(seed=42, sentence_silence=0.1)
     chunks = list(joe.stream(text, cfg))
-    assert [c.sentence_index for c in chunks] == [0, 1, 2]
-    assert [c.is_last for c in chunks] == [False, False, True]
+    indices = [c.sentence_index for c in chunks]
+    assert sorted(set(indices)) == [0, 1, 2] and indices == sorted(indices)
+    assert [c.is_last for c in chunks] == [False] * (len(chunks) - 1) + [True]
     whole = joe.synthesize(text, cfg).samples
     streamed = np.concatenate([c.samples for c in chunks])
     assert len(streamed) == len(whole) and float(np.max(np.abs(streamed - whole))) <= 1e-4

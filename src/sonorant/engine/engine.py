@@ -1,12 +1,13 @@
-"""The one path from phoneme ids to trimmed audio: batching, bucket padding, per-utterance noise.
+"""The one path from phoneme ids to trimmed audio: batching, bucket padding, per-utterance noise,
+and sub-sentence streaming.
 
-The API, the CLI and (later) the server and benchmark all synthesize through `Engine.synthesize`.
+The API, the CLI and (later) the server and benchmark all synthesize through `Engine`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from ..models.vits import Vits
 from ..models.vits.noise import duration_noise, latent_noise
 from ..runtimes import EagerRuntime, Runtime
 from .buckets import BucketConfig, bucket_size
+from .streaming import StreamConfig, decoder_context_frames, windows
 
 _LOG = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class Engine:
         self.hop = model.hop_length
         self.channels = model.cfg.inter_channels
         self.multi_speaker = model.cfg.n_speakers > 1
+        self.context = decoder_context_frames(model.cfg)
 
     def synthesize(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[np.ndarray]:
         """Audio for each utterance, in input order; batches group utterances of similar length."""
@@ -60,8 +63,8 @@ class Engine:
                 out[i] = audio
         return [a for a in out if a is not None]
 
-    def run_batch(self, batch: Sequence[Utterance]) -> list[np.ndarray]:
-        """One padded forward pass over `batch`; each result is trimmed to its utterance's length."""
+    def _latent(self, batch: Sequence[Utterance]) -> tuple[torch.Tensor, list[int], torch.Tensor | None]:
+        """Stages 1 and 2a for a padded batch: (latent [b, c, t_y], frames per utterance, speaker emb)."""
         static = self.runtime.static_shapes
         n_ids = [len(u.ids) for u in batch]
         width = bucket_size(max(n_ids), self.buckets.id_edges) if static else max(n_ids)
@@ -82,8 +85,29 @@ class Engine:
             latent_noise(u.seed, f, self.channels, n_frames) if u.noise_scale > 0 else torch.zeros(self.channels, n_frames)
             for u, f in zip(batch, frames)
         ])
-        audio = self.runtime.decode(enc, self._vec(batch, "noise_scale"), z_noise).numpy()
+        z = self.runtime.latent(enc, self._vec(batch, "noise_scale"), z_noise)
+        return z, frames, enc.g
+
+    def run_batch(self, batch: Sequence[Utterance]) -> list[np.ndarray]:
+        """One padded forward pass over `batch`; each result is trimmed to its utterance's length."""
+        z, frames, g = self._latent(batch)
+        audio = self.runtime.vocode(z, torch.tensor(frames), g).numpy()
         return [np.ascontiguousarray(audio[row, : f * self.hop], dtype=np.float32) for row, f in enumerate(frames)]
+
+    def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[np.ndarray]:
+        """The utterance's audio in pieces: the decoder runs over overlapping windows of latent frames.
+
+        Each window carries `self.context` frames of context on both sides, so the concatenated pieces
+        equal `run_batch([utterance])` (up to float rounding); the first window is small, for a fast start.
+        """
+        z, (n_frames,), g = self._latent([utterance])
+        for w in windows(n_frames, self.context, cfg or StreamConfig()):
+            size = w.size if self.runtime.static_shapes else w.stop - w.start
+            chunk = torch.zeros(1, self.channels, max(size, w.stop - w.start), dtype=z.dtype, device=z.device)
+            chunk[:, :, : w.stop - w.start] = z[:, :, w.start : w.stop]
+            audio = self.runtime.vocode(chunk, torch.tensor([w.stop - w.start]), g)[0].numpy()
+            lo, hi = (w.core_start - w.start) * self.hop, (w.core_stop - w.start) * self.hop
+            yield np.ascontiguousarray(audio[lo:hi], dtype=np.float32)
 
     @staticmethod
     def _vec(batch: Sequence[Utterance], field: str) -> torch.Tensor:

@@ -29,6 +29,10 @@ class Runtime(Protocol):
         """Stage 1: text encoder and durations for a padded batch of ids."""
         ...
 
-    def decode(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
-        """Stage 2: path matrix, flows and decoder; returns audio [b, frames * hop] on the CPU."""
+    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+        """Stage 2a: path matrix, prior sample and flows -> masked latent frames [b, c, t_y]."""
+        ...
+
+    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        """Stage 2b: the decoder over (a window of) latent frames; audio [b, t * hop] on the CPU."""
         ...

@@ -33,7 +33,11 @@ class EagerRuntime:
                 None if sid is None else sid.to(dev),
             )
 
-    def decode(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            audio = self.model.decode(enc, noise_scale.to(self.device), z_noise.to(self.device))
+            return self.model.latent(enc, noise_scale.to(self.device), z_noise.to(self.device))
+
+    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        with torch.inference_mode():
+            audio = self.model.dec(z.to(self.device), frames.to(self.device), g=g)
         return audio.float().cpu()

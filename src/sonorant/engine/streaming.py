@@ -1,0 +1,75 @@
+"""Sub-sentence streaming: decode a sentence's latent frames in overlapping windows.
+
+The decoder is convolutional, so its output at a sample depends only on latent frames within its
+receptive field. A window that carries `context` extra frames on each side (at least the receptive
+field) therefore yields exactly the samples the whole-sentence decode gives for its core frames.
+Windows come in a few fixed sizes (small first for a fast first chunk, larger later) so a compiled
+or oneDNN-backed decoder sees a handful of shapes, not one per window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..models.vits import VitsConfig
+
+
+def decoder_context_frames(cfg: VitsConfig) -> int:
+    """Latent frames on each side that can influence a decoder output frame (an upper bound)."""
+    reach = 0.0  # in latent frames, one side
+    reach += (7 - 1) / 2  # conv_pre
+    rate = 1
+    dilations = cfg.resblock_dilation_sizes
+    for up_rate, up_kernel in zip(cfg.upsample_rates, cfg.upsample_kernel_sizes):
+        reach += math.ceil(up_kernel / up_rate) / rate  # transposed conv: input frames per output sample
+        rate *= up_rate
+        block_reach = 0
+        for k, ds in zip(cfg.resblock_kernel_sizes, dilations):
+            per_conv = sum((k - 1) // 2 * d for d in ds)
+            if cfg.resblock == "1":
+                per_conv += (k - 1) // 2 * len(ds)  # the undilated second conv of each pair
+            block_reach = max(block_reach, per_conv)
+        reach += block_reach / rate
+    reach += (7 - 1) / 2 / rate  # conv_post
+    return int(math.ceil(reach)) + 1
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Window schedule for streaming one sentence's decoder."""
+
+    first_frames: int = 16
+    """Core frames of the first window (16 frames x 256 hop = 186 ms at 22.05 kHz)."""
+    growth: int = 2
+    """Each window's core is this many times the previous one's, up to `max_frames`."""
+    max_frames: int = 256
+    """Largest window core."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One decoder call: input frames [start, stop), of which [core_start, core_stop) are emitted."""
+
+    start: int
+    """First input frame (core_start - context, clipped at 0)."""
+    stop: int
+    """One past the last input frame (core_stop + context, clipped at the sentence length)."""
+    core_start: int
+    """First frame whose samples this window emits."""
+    core_stop: int
+    """One past the last emitted frame."""
+    size: int
+    """Padded input size (fixed per schedule step, so shapes repeat)."""
+
+
+def windows(n_frames: int, context: int, cfg: StreamConfig) -> Iterator[Window]:
+    """Cover frames [0, n_frames) with windows whose cores tile it exactly."""
+    core = max(1, cfg.first_frames)
+    pos = 0
+    while pos < n_frames:
+        stop = min(n_frames, pos + core)
+        yield Window(max(0, pos - context), min(n_frames, stop + context), pos, stop, core + 2 * context)
+        pos = stop
+        core = min(cfg.max_frames, core * max(1, cfg.growth))

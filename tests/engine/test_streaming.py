@@ -1,0 +1,79 @@
+"""Sub-sentence streaming: windows tile the sentence, context covers the receptive field, and the
+stitched stream equals the whole-sentence decode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import sonorant
+from sonorant.engine import StreamConfig, decoder_context_frames
+from sonorant.engine.streaming import windows
+from sonorant.models.vits import Vits, VitsConfig
+
+
+def _snr_db(ref: np.ndarray, test: np.ndarray) -> float:
+    err = float(np.sum((ref - test) ** 2))
+    return float("inf") if err == 0 else 10 * np.log10(float(np.sum(ref**2)) / err)
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 100, 1000])
+def test_window_cores_tile_the_sentence(n: int) -> None:
+    ws = list(windows(n, 13, StreamConfig(first_frames=16, growth=2, max_frames=128)))
+    assert ws[0].core_start == 0 and ws[-1].core_stop == n
+    assert all(a.core_stop == b.core_start for a, b in zip(ws, ws[1:]))
+    assert all(w.start == max(0, w.core_start - 13) and w.stop == min(n, w.core_stop + 13) for w in ws)
+    assert all(w.stop - w.start <= w.size for w in ws)
+    cores = [w.core_stop - w.core_start for w in ws]
+    assert cores[0] == min(16, n) and max(cores) <= 128
+
+
+@pytest.mark.parametrize(
+    "resblock, kernels, dilations",
+    [("2", (3, 5, 7), ((1, 2), (2, 6), (3, 12))), ("1", (3, 7, 11), ((1, 3, 5),) * 3)],
+)
+def test_context_covers_the_decoders_receptive_field(resblock: str, kernels: tuple, dilations: tuple) -> None:
+    cfg = VitsConfig(n_vocab=10, inter_channels=8, upsample_initial_channel=16, resblock=resblock,
+                     resblock_kernel_sizes=kernels, resblock_dilation_sizes=dilations,
+                     upsample_rates=(8, 8, 4), upsample_kernel_sizes=(16, 16, 8))
+    torch.manual_seed(0)
+    dec = Vits(cfg).dec.eval()
+    z = torch.randn(1, 8, 80)
+    frames = torch.tensor([80])
+    with torch.inference_mode():
+        base = dec(z, frames)
+        bumped = z.clone()
+        bumped[:, :, 40] += 1.0
+        moved = (dec(bumped, frames) - base).abs()[0].reshape(80, cfg.hop_length).amax(dim=1)
+    touched = torch.nonzero(moved > 0).flatten()
+    reach = int(max(40 - touched.min(), touched.max() - 40))
+    assert 0 < reach <= decoder_context_frames(cfg)
+
+
+def test_stitched_stream_equals_full_sentence(joe: sonorant.Voice) -> None:
+    text = "Streaming must give back the very same samples, window after window, to the end. Then one more."
+    cfg = sonorant.SynthesisConfig(seed=3, sentence_silence=0.05)
+    full = joe.synthesize(text, cfg).samples
+    chunks = list(joe.stream(text, cfg))
+    stitched = np.concatenate([c.samples for c in chunks])
+    assert len(stitched) == len(full)
+    assert _snr_db(full, stitched) >= 40.0
+    first_sentence = [c for c in chunks if c.sentence_index == 0]
+    assert len(first_sentence) >= 3, "a sentence should arrive in several windows"
+    assert len(chunks[0].samples) == 16 * joe.model.hop_length, "the first window is small"
+    assert [c.is_last for c in chunks].count(True) == 1 and chunks[-1].is_last
+
+
+def test_synthesize_batch_equals_one_by_one(joe: sonorant.Voice) -> None:
+    texts = ["Short one.", "A somewhat longer text, with a clause. And a second sentence!", "Third."]
+    cfg = sonorant.SynthesisConfig(seed=9)
+    batch = joe.synthesize_batch(texts, cfg)
+    for text, audio in zip(texts, batch):
+        alone = joe.synthesize(text, cfg).samples
+        assert len(alone) == len(audio.samples)
+        assert float(np.max(np.abs(alone - audio.samples))) <= 1e-4
+    with pytest.raises(sonorant.TextError):
+        joe.synthesize_batch("not a list")
+    with pytest.raises(sonorant.TextError):
+        joe.synthesize_batch(["fine", "  "])
