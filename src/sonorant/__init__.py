@@ -25,12 +25,22 @@ __all__ = [
 ]
 
 
-def load_voice(voice: str | Path | None = None, *, buckets: BucketConfig | None = None) -> Voice:
-    """Load a voice: None for the bundled default (joe, medium), a bundled name, or a Piper `.onnx` path."""
+def load_voice(
+    voice: str | Path | None = None, *, runtime: str = "eager", buckets: BucketConfig | None = None
+) -> Voice:
+    """Load a voice: None for the bundled default (joe, medium), a bundled name, or a Piper `.onnx` path.
+
+    `runtime` picks how the model runs: "eager" (PyTorch) or "onnx" (ONNX Runtime stage graphs,
+    exported once and cached under ~/.cache/sonorant/onnx).
+    """
     from .voices.piper import load_piper_model, read_piper_config
     from .voices.registry import resolve_voice
 
+    from .runtimes import RUNTIMES, make_runtime
+
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
     files = resolve_voice(voice)
     config = read_piper_config(files.config)
     model = load_piper_model(files.model)
-    return Voice(model, config, files.name, files.model, buckets=buckets)
+    return Voice(model, config, files.name, files.model, runtime=make_runtime(runtime, model), buckets=buckets)

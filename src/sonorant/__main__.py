@@ -18,6 +18,8 @@ def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speaker", default=None, help="speaker id or name (multi-speaker voices)")
     p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible audio")
     p.add_argument("--sentence-silence", type=float, default=0.0, help="seconds of silence between sentences")
+    p.add_argument("--runtime", default="eager", choices=["eager", "onnx"],
+                   help="how the model runs: eager PyTorch or ONNX Runtime (default: eager)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -47,7 +49,7 @@ def _speak(args: argparse.Namespace) -> int:
         out = "-"
     cfg = SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
                           speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence)
-    voice = load_voice(args.voice)
+    voice = load_voice(args.voice, runtime=args.runtime)
     audio = voice.synthesize(text, cfg)
     if out == "-":
         sys.stdout.buffer.write(audio.to_bytes("wav"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..models.vits import Vits
+from ..runtimes.onnx_export import export_onnx
 
 _LOG = logging.getLogger(__name__)
 
@@ -182,23 +182,7 @@ def export_piper_voice(
     if multi:
         dynamic_axes["sid"] = {0: "batch_size"}
 
-    with warnings.catch_warnings(), torch.no_grad():
-        # Expected noise from the TorchScript exporter: its deprecation, tracer notes on shape
-        # arithmetic (traced dynamically here), and Slice steps it leaves unfolded.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
-        torch.onnx.export(
-            graph,
-            args,
-            str(onnx_path),
-            dynamo=False,
-            opset_version=opset,
-            input_names=input_names,
-            output_names=["output"],
-            dynamic_axes=dynamic_axes,
-            do_constant_folding=True,
-        )
+    export_onnx(graph, args, onnx_path, input_names, ["output"], dynamic_axes, opset=opset)
     config_path = onnx_path.with_name(onnx_path.name + ".json")
     config_path.write_text(json.dumps(piper_json, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     _LOG.info("exported Piper voice %s (%d symbols, %d speakers)", onnx_path, vits.cfg.n_vocab, vits.cfg.n_speakers)

@@ -1,0 +1,175 @@
+"""ONNX Runtime execution of a VITS voice: the three stages exported as dynamic-axis ONNX graphs.
+
+The stage graphs (encode, latent, vocode) are exported once per model and cached on disk under a key
+made of the weights, the model config, the exporter's inputs and the torch/onnx versions, so a stale
+graph is never used for a different model. Any ONNX Runtime execution provider can run them (CPU by
+default; CUDA or TensorRT where installed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import SonorantError
+from ..models.vits import Encoded, Vits
+from .onnx_export import export_onnx
+
+_LOG = logging.getLogger(__name__)
+_OPSET = 17
+_FORMAT = "sonorant-vits-stages-1"
+
+
+class _Encode(nn.Module):
+    def __init__(self, model: Vits) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, lengths, noise_w, length_scale, dur_noise, sid=None):  # noqa: ANN001, ANN201
+        e = self.model.encode(ids, lengths, noise_w, length_scale, dur_noise, sid)
+        return (e.m_p, e.logs_p, e.durations, e.frames) + (() if e.g is None else (e.g,))
+
+
+class _Latent(nn.Module):
+    def __init__(self, model: Vits) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, m_p, logs_p, durations, frames, noise_scale, z_noise, g=None):  # noqa: ANN001, ANN201
+        return self.model.latent(Encoded(m_p, logs_p, durations, frames, g), noise_scale, z_noise)
+
+
+class _Vocode(nn.Module):
+    def __init__(self, model: Vits) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z, frames, g=None):  # noqa: ANN001, ANN201
+        return self.model.dec(z, frames, g=g)
+
+
+def model_key(model: Vits) -> str:
+    """A digest of everything that decides the exported graphs: weights, config, versions."""
+    import onnx
+
+    h = hashlib.sha256()
+    h.update(f"{_FORMAT}|{_OPSET}|{torch.__version__}|{onnx.__version__}|{model.cfg!r}".encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
+def export_stages(model: Vits, directory: str | Path) -> dict[str, Path]:
+    """Write encode.onnx, latent.onnx and vocode.onnx for `model` into `directory`."""
+    directory = Path(directory)
+    model = model.to("cpu", torch.float32).eval()
+    cfg = model.cfg
+    multi = cfg.n_speakers > 1
+    b, t_x = 2, 24
+    ids = torch.randint(1, cfg.n_vocab, (b, t_x))
+    lengths = torch.tensor([t_x, t_x - 5])
+    ones = torch.ones(b)
+    sid = torch.zeros(b, dtype=torch.long) if multi else None
+    with torch.no_grad():
+        enc = model.encode(ids, lengths, ones, ones, torch.zeros(b, 2, t_x), sid)
+        t_y = int(enc.frames.max())
+        z = model.latent(enc, ones, torch.zeros(b, cfg.inter_channels, t_y))
+    g_in = (enc.g,) if multi else ()
+    bt = {0: "batch", 1: "phonemes"}
+    paths = {
+        "encode": export_onnx(
+            _Encode(model), (ids, lengths, ones, ones, torch.zeros(b, 2, t_x)) + ((sid,) if multi else ()),
+            directory / "encode.onnx",
+            ["ids", "lengths", "noise_w", "length_scale", "dur_noise"] + (["sid"] if multi else []),
+            ["m_p", "logs_p", "durations", "frames"] + (["g"] if multi else []),
+            {"ids": bt, "lengths": {0: "batch"}, "noise_w": {0: "batch"}, "length_scale": {0: "batch"},
+             "dur_noise": {0: "batch", 2: "phonemes"}, "sid": {0: "batch"}, "m_p": {0: "batch", 2: "phonemes"},
+             "logs_p": {0: "batch", 2: "phonemes"}, "durations": bt, "frames": {0: "batch"}, "g": {0: "batch"}},
+            opset=_OPSET,
+        ),
+        "latent": export_onnx(
+            _Latent(model), (enc.m_p, enc.logs_p, enc.durations, enc.frames, ones,
+                             torch.zeros(b, cfg.inter_channels, t_y)) + g_in,
+            directory / "latent.onnx",
+            ["m_p", "logs_p", "durations", "frames", "noise_scale", "z_noise"] + (["g"] if multi else []),
+            ["z"],
+            {"m_p": {0: "batch", 2: "phonemes"}, "logs_p": {0: "batch", 2: "phonemes"}, "durations": bt,
+             "frames": {0: "batch"}, "noise_scale": {0: "batch"}, "z_noise": {0: "batch", 2: "frames"},
+             "g": {0: "batch"}, "z": {0: "batch", 2: "frames"}},
+            opset=_OPSET,
+        ),
+        "vocode": export_onnx(
+            _Vocode(model), (z, enc.frames) + g_in, directory / "vocode.onnx",
+            ["z", "frames"] + (["g"] if multi else []), ["audio"],
+            {"z": {0: "batch", 2: "frames"}, "frames": {0: "batch"}, "g": {0: "batch"}, "audio": {0: "batch", 1: "samples"}},
+            opset=_OPSET,
+        ),
+    }
+    return paths
+
+
+class OnnxRuntime:
+    """Runs the exported stage graphs with ONNX Runtime; any sequence length, no buckets needed."""
+
+    name = "onnx"
+    static_shapes = False
+
+    def __init__(
+        self,
+        model: Vits,
+        *,
+        providers: list[str] | None = None,
+        cache_dir: str | Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise SonorantError("the onnx runtime needs onnxruntime: pip install 'sonorant[onnx]'") from None
+        self.model = model
+        self.multi = model.cfg.n_speakers > 1
+        root = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "sonorant" / "onnx"
+        directory = root / model_key(model)
+        names = ("encode", "latent", "vocode")
+        if not all((directory / f"{n}.onnx").is_file() for n in names):
+            _LOG.info("exporting ONNX stage graphs to %s", directory)
+            export_stages(model, directory)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        available = set(ort.get_available_providers())
+        chosen = [p for p in (providers or ["CPUExecutionProvider"]) if p in available] or ["CPUExecutionProvider"]
+        self.providers = chosen
+        self.sessions = {n: ort.InferenceSession(str(directory / f"{n}.onnx"), opts, providers=chosen) for n in names}
+
+    @staticmethod
+    def _np(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy()
+
+    def encode(self, ids, lengths, noise_w, length_scale, dur_noise, sid):  # noqa: ANN001, ANN201
+        feeds = {"ids": self._np(ids), "lengths": self._np(lengths), "noise_w": self._np(noise_w),
+                 "length_scale": self._np(length_scale), "dur_noise": self._np(dur_noise)}
+        if self.multi:
+            feeds["sid"] = self._np(sid if sid is not None else torch.zeros(ids.shape[0], dtype=torch.long))
+        out = [torch.from_numpy(o) for o in self.sessions["encode"].run(None, feeds)]
+        return Encoded(out[0], out[1], out[2], out[3], out[4] if self.multi else None)
+
+    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+        feeds = {"m_p": self._np(enc.m_p), "logs_p": self._np(enc.logs_p), "durations": self._np(enc.durations),
+                 "frames": self._np(enc.frames), "noise_scale": self._np(noise_scale), "z_noise": self._np(z_noise)}
+        if self.multi:
+            feeds["g"] = self._np(enc.g)
+        return torch.from_numpy(self.sessions["latent"].run(None, feeds)[0])
+
+    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        feeds = {"z": self._np(z), "frames": self._np(frames)}
+        if self.multi:
+            feeds["g"] = self._np(g)
+        return torch.from_numpy(self.sessions["vocode"].run(None, feeds)[0])
