@@ -31,6 +31,12 @@ def _build_parser() -> argparse.ArgumentParser:
     speak.add_argument("text", nargs="?", default="-", help="text to speak; '-' or absent reads standard input")
     speak.add_argument("-o", "--output", default=None,
                        help="output file (.wav, .flac, .pcm); '-' writes WAV to standard output")
+    speak.add_argument("--ssml", action="store_true",
+                       help="read TEXT as SSML (wrapped in <speak> if it is not already a document)")
+    speak.add_argument("--show-text", action="store_true",
+                       help="print each sentence's normalized text, phonemes and ids before speaking")
+    speak.add_argument("--no-normalize", action="store_true",
+                       help="pass text to espeak-ng as written (no number/date/abbreviation reading)")
     _add_synthesis_args(speak)
 
     voices = sub.add_parser("voices", help="list bundled voices and any given .onnx voices")
@@ -42,14 +48,23 @@ def _speak(args: argparse.Namespace) -> int:
     from . import SynthesisConfig, load_voice
 
     text = sys.stdin.read() if args.text == "-" else args.text
+    if args.ssml:
+        from .text.ssml import is_ssml
+
+        if not is_ssml(text):
+            text = f"<speak>{text}</speak>"
     out = args.output
     if out is None:
         if sys.stdout.isatty():
             raise SonorantError("give an output file with -o FILE (or -o - to write WAV to a pipe)")
         out = "-"
     cfg = SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-                          speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence)
+                          speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence,
+                          normalize_text=not args.no_normalize)
     voice = load_voice(args.voice, runtime=args.runtime)
+    if args.show_text:
+        trace = voice.analyze(text, normalize=not args.no_normalize)
+        print(trace, file=sys.stderr if out == "-" else sys.stdout)
     audio = voice.synthesize(text, cfg)
     if out == "-":
         sys.stdout.buffer.write(audio.to_bytes("wav"))

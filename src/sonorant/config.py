@@ -24,6 +24,8 @@ class SynthesisConfig:
     """Seed of all noise; the same text, settings and seed give the same samples (None = random)."""
     sentence_silence: float = 0.0
     """Seconds of silence inserted after each sentence but the last."""
+    normalize_text: bool = True
+    """Read numbers, dates, money, abbreviations, ... as words before phonemizing (False: espeak as written)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class ResolvedConfig:
     """Base seed (sentence i uses seed + i), or None to draw one."""
     sentence_silence: float
     """Seconds between sentences (>= 0)."""
+    normalize_text: bool = True
+    """Whether the text front end normalizes text."""
 
 
 def _number(name: str, value: object, *, positive: bool = False, limit: float = 100.0) -> float:
@@ -99,4 +103,5 @@ def resolve_config(
         speaker_id=speaker_id,
         seed=seed,
         sentence_silence=_number("sentence_silence", cfg.sentence_silence, limit=60.0),
+        normalize_text=bool(cfg.normalize_text),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from .engine import BucketConfig, Engine, StreamConfig, Utterance
 from .errors import TextError
 from .models.vits import Vits
 from .runtimes import Runtime
-from .text import get_phonemizer, phonemes_to_ids
+from .text import get_phonemizer
+from .text.pipeline import SentencePlan, TextPipeline
 from .voices.piper import PiperVoiceConfig
 
 _LOG = logging.getLogger(__name__)
@@ -33,12 +33,17 @@ class Voice:
         path: Path | None = None,
         runtime: Runtime | None = None,
         buckets: BucketConfig | None = None,
+        max_ids: int = 400,
     ) -> None:
         self.model = model
         self.config = config
         self.name = name
         self.path = path
         self.engine = Engine(model, runtime, buckets)
+        self.max_ids = max_ids
+        self._lang = (config.language or config.espeak_voice or "en").replace("_", "-").split("-")[0].lower()
+        self._normalizable = _has_normalizer(self._lang)
+        self._pipelines: dict[bool, TextPipeline] = {}
 
     def __repr__(self) -> str:
         return f"Voice({self.name!r}, {self.language or '?'}, {self.quality or '?'}, {self.sample_rate} Hz)"
@@ -70,23 +75,38 @@ class Voice:
 
     # --- text -------------------------------------------------------------------------------------
 
-    def phonemes(self, text: str) -> list[list[str]]:
-        """Phonemes per sentence (single codepoints, merged vowel clusters where the voice has them)."""
-        _check_text(text)
-        if self.config.phoneme_type == "text":
-            sentences = [list(unicodedata.normalize("NFD", text))]
-        else:
-            sentences = get_phonemizer().phonemize(
-                text, self.config.espeak_voice, vowel_clusters=set(self.config.vowel_clusters) or None
+    def _pipeline(self, normalize: bool) -> TextPipeline:
+        key = bool(normalize)
+        if key not in self._pipelines:
+            c = self.config
+            self._pipelines[key] = TextPipeline(
+                get_phonemizer() if c.phoneme_type != "text" else None, c.espeak_voice, c.phoneme_id_map,
+                vowel_clusters=set(c.vowel_clusters) or None,
+                normalizer=None if key and self._normalizable else _identity,
+                max_ids=self.max_ids, lang=self._lang,
             )
-        sentences = [s for s in sentences if s]
-        if not sentences:
-            raise TextError(f"nothing to speak in {text[:60]!r}")
-        return sentences
+        return self._pipelines[key]
 
-    def phoneme_ids(self, text: str) -> list[list[int]]:
+    def plan(self, text: str, normalize: bool = True) -> list[SentencePlan]:
+        """What will be spoken: per sentence (or piece of a long one) the normalized text, phonemes and ids.
+
+        `text` may be plain text, with inline `[[ phonemes ]]`, or an SSML document (`<speak>...`).
+        """
+        _check_text(text)
+        return self._pipeline(normalize).plan(text)
+
+    def phonemes(self, text: str, normalize: bool = True) -> list[list[str]]:
+        """Phonemes per sentence (single codepoints, merged vowel clusters where the voice has them)."""
+        return [p.phonemes for p in self.plan(text, normalize)]
+
+    def phoneme_ids(self, text: str, normalize: bool = True) -> list[list[int]]:
         """Model ids per sentence: ^ _ p1 _ p2 ... pn _ $."""
-        return [phonemes_to_ids(p, self.config.phoneme_id_map) for p in self.phonemes(text)]
+        return [p.ids for p in self.plan(text, normalize)]
+
+    def analyze(self, text: str, normalize: bool = True) -> str:
+        """A readable trace of the front end: per sentence the normalized text, phonemes and ids."""
+        _check_text(text)
+        return self._pipeline(normalize).analyze(text)
 
     # --- audio ------------------------------------------------------------------------------------
 
@@ -96,17 +116,31 @@ class Voice:
         return resolve_config(cfg, length_scale=c.length_scale, noise_scale=c.noise_scale, noise_w=c.noise_w,
                               num_speakers=self.num_speakers, speaker_id_map=c.speaker_id_map)
 
-    def _utterances(self, sentences: Sequence[Sequence[int]], cfg: ResolvedConfig) -> list[Utterance]:
+    def _utterances(self, sentences: Sequence[Sequence[int]], cfg: ResolvedConfig,
+                    scales: Sequence[float] | None = None) -> list[Utterance]:
         base = cfg.seed if cfg.seed is not None else secrets.randbits(31)
+        scales = scales or [1.0] * len(sentences)
         return [
-            Utterance(tuple(ids), base + i, cfg.length_scale, cfg.noise_scale, cfg.noise_w, cfg.speaker_id)
-            for i, ids in enumerate(sentences)
+            Utterance(tuple(ids), base + i, cfg.length_scale * scale, cfg.noise_scale, cfg.noise_w, cfg.speaker_id)
+            for i, (ids, scale) in enumerate(zip(sentences, scales))
         ]
 
+    def _prepare(self, text: str, cfg: ResolvedConfig) -> tuple[list[SentencePlan], list[Utterance], list[float]]:
+        """Plans, their utterances, and the silence (seconds) after each."""
+        plans = self.plan(text, cfg.normalize_text)
+        utts = self._utterances([p.ids for p in plans], cfg, [p.length_scale for p in plans])
+        gaps = [
+            p.pause_after + (cfg.sentence_silence if nxt is not None and nxt.sentence_index != p.sentence_index else 0.0)
+            for p, nxt in zip(plans, [*plans[1:], None])
+        ]
+        return plans, utts, gaps
+
     def synthesize(self, text: str, cfg: SynthesisConfig | None = None) -> Audio:
-        """Speak `text` (all sentences, in order) as one `Audio`."""
+        """Speak `text` (plain text, `[[ phonemes ]]` inline, or SSML) as one `Audio`."""
         resolved = self.resolve(cfg)
-        return self.synthesize_ids(self.phoneme_ids(text), resolved)
+        _, utts, gaps = self._prepare(text, resolved)
+        pieces = self.engine.synthesize(utts)
+        return Audio(_join(pieces, gaps, self.sample_rate), self.sample_rate, utts[0].seed)
 
     def synthesize_ids(self, sentences: Sequence[Sequence[int]], cfg: SynthesisConfig | ResolvedConfig | None = None) -> Audio:
         """Speak already-phonemized sentences (lists of ids) as one `Audio`."""
@@ -120,7 +154,8 @@ class Voice:
                 raise TextError(f"phoneme ids out of range 0..{n_vocab - 1}: {bad[:5]}")
         utts = self._utterances(sentences, resolved)
         pieces = self.engine.synthesize(utts)
-        return Audio(_join(pieces, resolved.sentence_silence, self.sample_rate), self.sample_rate, utts[0].seed)
+        gaps = [resolved.sentence_silence] * (len(pieces) - 1) + [0.0]
+        return Audio(_join(pieces, gaps, self.sample_rate), self.sample_rate, utts[0].seed)
 
     def synthesize_batch(self, texts: Sequence[str], cfg: SynthesisConfig | None = None) -> list[Audio]:
         """Speak many independent texts, batching their sentences together; each result equals
@@ -128,15 +163,14 @@ class Voice:
         if isinstance(texts, str):
             raise TextError("synthesize_batch takes a list of texts; use synthesize for one text")
         resolved = self.resolve(cfg)
-        plans = [self.phoneme_ids(t) for t in texts]
-        utts: list[Utterance] = []
-        spans: list[tuple[int, int]] = []
-        for sentences in plans:
-            spans.append((len(utts), len(utts) + len(sentences)))
-            utts.extend(self._utterances(sentences, resolved))
-        pieces = self.engine.synthesize(utts)
-        return [Audio(_join(pieces[a:b], resolved.sentence_silence, self.sample_rate), self.sample_rate, utts[a].seed)
-                for a, b in spans]
+        prepared = [self._prepare(t, resolved) for t in texts]
+        utts = [u for _, text_utts, _ in prepared for u in text_utts]
+        pieces = iter(self.engine.synthesize(utts))
+        out = []
+        for _, text_utts, gaps in prepared:
+            own = [next(pieces) for _ in text_utts]
+            out.append(Audio(_join(own, gaps, self.sample_rate), self.sample_rate, text_utts[0].seed))
+        return out
 
     def stream(self, text: str, cfg: SynthesisConfig | None = None,
                stream_cfg: StreamConfig | None = None) -> Iterator[AudioChunk]:
@@ -144,21 +178,29 @@ class Voice:
         windows (small first, larger later), so the first chunk arrives long before the sentence is done.
         The concatenated chunks equal `synthesize(text, cfg)` for the same seed."""
         resolved = self.resolve(cfg)
-        sentences = self.phoneme_ids(text)
-        utts = self._utterances(sentences, resolved)
-        gap = np.zeros(int(round(resolved.sentence_silence * self.sample_rate)), dtype=np.float32)
-        for i, utt in enumerate(utts):
-            last_sentence = i == len(utts) - 1
+        plans, utts, gaps = self._prepare(text, resolved)
+        for i, (plan, utt, gap) in enumerate(zip(plans, utts, gaps)):
+            last_plan = i == len(utts) - 1
             pieces = self.engine.stream(utt, stream_cfg)
             current = next(pieces, None)
             while current is not None:
                 following = next(pieces, None)
-                end_of_sentence = following is None
-                if end_of_sentence and not last_sentence and len(gap):
-                    current = np.concatenate([current, gap])
-                yield AudioChunk(current, self.sample_rate, i, end_of_sentence and last_sentence,
-                                 phoneme_ids=list(utt.ids))
+                end_of_plan = following is None
+                if end_of_plan and gap > 0:
+                    current = np.concatenate([current, _silence(gap, self.sample_rate)])
+                yield AudioChunk(current, self.sample_rate, plan.sentence_index, end_of_plan and last_plan,
+                                 text=plan.text, phoneme_ids=list(utt.ids))
                 current = following
+
+
+def _has_normalizer(lang: str) -> bool:
+    """Whether sonorant can normalize text in `lang` (otherwise text goes to espeak as written)."""
+    from .text.lang import supported_languages
+
+    ok = lang in supported_languages()
+    if not ok:
+        _LOG.info("no text normalization for language %r: text is phonemized as written", lang)
+    return ok
 
 
 def _check_text(text: object) -> None:
@@ -168,11 +210,19 @@ def _check_text(text: object) -> None:
         raise TextError("text is empty: give at least one word to speak")
 
 
-def _join(pieces: Sequence[np.ndarray], silence: float, sample_rate: int) -> np.ndarray:
-    gap = np.zeros(int(round(silence * sample_rate)), dtype=np.float32)
+def _identity(text: str) -> str:
+    return text
+
+
+def _silence(seconds: float, sample_rate: int) -> np.ndarray:
+    return np.zeros(int(round(seconds * sample_rate)), dtype=np.float32)
+
+
+def _join(pieces: Sequence[np.ndarray], gaps: Sequence[float], sample_rate: int) -> np.ndarray:
+    """Pieces in order, each followed by its gap of silence (seconds)."""
     parts: list[np.ndarray] = []
-    for i, p in enumerate(pieces):
-        if i and len(gap):
-            parts.append(gap)
-        parts.append(p)
+    for piece, gap in zip(pieces, gaps):
+        parts.append(piece)
+        if gap > 0:
+            parts.append(_silence(gap, sample_rate))
     return np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)

@@ -55,3 +55,22 @@ def test_bad_input_exits_2_with_a_message(tmp_path, monkeypatch, capsys, args, m
     err = capsys.readouterr().err
     assert err.startswith("sonorant: error:") and message in err and "Traceback" not in err
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_show_text_prints_the_front_end_trace(tmp_path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "t.wav"
+    assert main(["speak", "--show-text", "It costs $3.50.", "-o", str(out), "--seed", "0"]) == 0
+    trace = capsys.readouterr().out
+    assert "three dollars and fifty cents" in trace and "phonemes:" in trace and "ids (" in trace
+    assert out.stat().st_size > 44
+
+
+def test_ssml_flag_wraps_plain_text_and_reports_broken_documents(tmp_path, capsys) -> None:  # noqa: ANN001
+    ok = tmp_path / "ok.wav"
+    assert main(["speak", "--ssml", 'One <break time="400ms"/> two.', "-o", str(ok), "--seed", "0"]) == 0
+    plain = tmp_path / "plain.wav"
+    assert main(["speak", "One two.", "-o", str(plain), "--seed", "0"]) == 0
+    assert _wav_info(ok.read_bytes())[3] > _wav_info(plain.read_bytes())[3] + int(0.3 * 22050)
+    assert main(["speak", "--ssml", "<speak>broken <b>", "-o", str(tmp_path / "bad.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "line 1" in err and "column" in err and not (tmp_path / "bad.wav").exists()

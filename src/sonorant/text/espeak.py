@@ -39,6 +39,8 @@ ESPEAK_PHONEMES_IPA = 0x02
 # Phonemes are written with this separator between them (bits 8-23 of the phoneme mode), so that
 # the IPA and the mnemonic output of a clause line up phoneme by phoneme.
 _SEPARATOR = "\x01"
+PHONEME_SEPARATOR = _SEPARATOR
+"""What `Espeak.aligned_readings` puts between phonemes."""
 _SEPARATED = ord(_SEPARATOR) << 8
 _MAX_STALLS = 8  # calls in a row that may leave the text pointer where it was
 
@@ -153,6 +155,17 @@ class Espeak:
             _LOGGER.debug("espeak-ng gave %d IPA and %d mnemonic clauses", len(ipa), len(mnemonics))
             return [RawClause(phonemes.replace(_SEPARATOR, ""), kind) for phonemes, kind in ipa]
         return [RawClause(_with_glides(phonemes, names), kind) for (phonemes, kind), (names, _) in zip(ipa, mnemonics)]
+
+    def aligned_readings(self, text: str, voice: str) -> list[tuple[str, str]]:
+        """Per clause: (IPA, espeak mnemonics), both with `PHONEME_SEPARATOR` between phonemes."""
+        with _LOCK:
+            self._set_voice(voice)
+            self._drop_held_back()
+            ipa = self._run(text, ESPEAK_PHONEMES_IPA | _SEPARATED)
+            self._drop_held_back()
+            names = self._run(text, _SEPARATED)
+            self._drop_held_back()
+        return [(i, n) for (i, _), (n, _) in zip(ipa, names)]
 
     def _drop_held_back(self) -> None:
         """Make espeak read away a character it holds back, so the next text starts clean."""
