@@ -195,12 +195,14 @@ class Voice:
 
 def _has_normalizer(lang: str) -> bool:
     """Whether sonorant can normalize text in `lang` (otherwise text goes to espeak as written)."""
-    from .text.lang import supported_languages
+    from .text.lang import resolve
 
-    ok = lang in supported_languages()
-    if not ok:
+    try:
+        resolve(lang)
+    except TextError:
         _LOG.info("no text normalization for language %r: text is phonemized as written", lang)
-    return ok
+        return False
+    return True
 
 
 def _check_text(text: object) -> None:

@@ -290,11 +290,17 @@ class TextPipeline:
 def _default_normalizer(lang: str) -> Callable[[str], str]:
     """:func:`sonorant.text.normalize.normalize` for ``lang``, or no normalization if it is missing."""
     try:
+        from sonorant.text.lang import resolve
         from sonorant.text.normalize import normalize
     except ImportError:
         _LOGGER.warning("sonorant.text.normalize is not available: text is phonemized without normalization")
         return _identity
-    return functools.partial(normalize, lang=lang)
+    try:
+        code = resolve(lang)
+    except TextError:
+        _LOGGER.info("no text normalizer for language %r: text is phonemized as written", lang)
+        return _identity
+    return functools.partial(normalize, lang=code)
 
 
 def _sentence_ends_between(before: str, after: str) -> bool:

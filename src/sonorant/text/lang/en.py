@@ -1,11 +1,12 @@
 """English (American) text normalization: written text to the words a careful reader would say.
 
-One precompiled master regex finds every span that needs reading (URL, phone number, date, time,
-money, fraction, ordinal, number with its unit, abbreviation, initialism, Roman numeral, symbol,
-dash) in a single left-to-right pass; its alternatives are tried in priority order at each
-position and each span is replaced by its words exactly once, so a replacement is never read
-again. A final digit catch-all means no digit survives. Words of the input are never dropped and
-sentence punctuation (. ? ! , ; :) is kept, so sentence splitting and espeak still work.
+One precompiled master regex (:mod:`sonorant.text.lang.en_patterns`) finds every span that needs
+reading (URL, phone number, date, time, money, fraction, ordinal, number with its unit,
+abbreviation, initialism, Roman numeral, symbol, dash) in a single left-to-right pass; its
+alternatives are tried in priority order at each position and each span is replaced by its
+words exactly once, so a replacement is never read again. A final digit catch-all means no
+digit survives. Words of the input are never dropped and sentence punctuation (. ? ! , ; :) is
+kept, so sentence splitting and espeak still work.
 
 Heuristics worth knowing (the details are in the functions):
 
@@ -27,20 +28,26 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import Optional
 
 from sonorant.text.lang import en_numbers as num
 from sonorant.text.lang import en_words as words
+from sonorant.text.lang.en_patterns import MASTER, PATTERNS
 from sonorant.text.lang.en_data import (
     AFTER_NAME,
     BEFORE_NUMBER,
     COUNT_CUES,
     CURRENCIES,
+    DIGIT_CUES,
     FRACTION_IDIOMS,
+    GLUED_UNITS,
     IRREGULAR_PLURALS,
     LATIN,
     MONTH_NUMBER,
     NOT_PLURAL_S,
+    PHONE_CUES,
     PLAIN_ABBREVIATIONS,
+    RANGE_IDIOMS,
     SCALES,
     SYMBOLS,
     TITLES,
@@ -54,100 +61,6 @@ __all__ = ["normalize"]
 
 _LOGGER = logging.getLogger(__name__)
 
-
-def _alt(options: object) -> str:
-    """A regex alternation of literal ``options``, longest first."""
-    return "|".join(re.escape(o) for o in sorted(options, key=len, reverse=True))  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------------------------ building blocks
-_NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+"
-_MONTH = _alt(MONTH_NUMBER)
-_CUR_PRE = r"US\$|C\$|A\$|[$€£¥₹₩₽]|(?:USD|EUR|GBP|JPY|CAD|AUD|CHF|INR)(?=\s?[\d.])"
-_CUR_POST = r"USD|EUR|GBP|JPY|CAD|AUD|CHF|INR|[$€£¥¢]"
-_SCALE = r"(?:(?i:thousand|million|billion|trillion)|bn|mn|tn|[kKmMbB])(?![\w])"
-_AMPM = r"[ap]\.m\.|[AP]\.M\.|[ap]\.m\b|[ap]m\b|[AP]M\b"
-_UNIT = _alt(UNITS)
-_FRAC = "".join(UNICODE_FRACTIONS)
-_SYMBOL = "".join(re.escape(s) for s in SYMBOLS)
-_DOTTED_TITLES = {**{k: v for k, v in TITLES.items() if k == "Prof"}, **TITLES_BEFORE_NAME, **AFTER_NAME}
-_TLD = r"com|org|net|edu|gov|io|co|uk|us|de|ai|dev|app|info"
-
-_PATTERNS: list[tuple[str, str]] = [
-    # --- addresses
-    ("url", r"\b(?:(?i:https?|ftp)://|www\.)[^\s<>\"'`]+"),
-    ("email", r"(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+"),
-    ("domain", rf"(?<![\w.@/-])[A-Za-z0-9][\w-]*+(?:\.[\w-]+)*?\.(?:{_TLD})\b(?:/[^\s<>\"'`]*)?(?![\w@-])"),
-    # --- phone numbers
-    ("phone", r"(?<![\w+(.-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
-              r"|\+\d{1,3}(?:[\s.-]\(?\d{1,4}\)?){2,5}(?![\w-])"),
-    # --- dates
-    ("iso", r"(?<![\w.-])(?P<iso_y>\d{4})-(?P<iso_m>\d\d)-(?P<iso_d>\d\d)(?![\w-])"),
-    ("numdate", r"(?<![\w./-])(?P<nd_a>\d{1,2})(?P<nd_sep>[/.-])(?P<nd_b>\d{1,2})(?P=nd_sep)"
-                r"(?P<nd_y>\d{4}|(?<=/)\d{2})(?![\w/.-]|\.\d)"),
-    ("mdate", rf"\b(?P<md_mon>{_MONTH})(?P<md_dot>\.)?\s+(?:(?P<md_day>\d{{1,2}})(?:st|nd|rd|th)?(?![\w:%/-]|[.,]\d)"
-              rf"(?:,?\s+(?P<md_year>\d{{4}})(?![\w%/-]))?|(?P<md_yonly>\d{{4}})(?![\w%/-]))"),
-    ("dmdate", rf"(?<![\w.])(?P<dm_day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm_mon>{_MONTH})\b(?P<dm_dot>\.)?"
-               rf"(?:,?\s+(?P<dm_year>\d{{4}})(?![\w%/-]))?"),
-    # --- times
-    ("time", rf"(?<![\w.:])(?P<t_h>2[0-4]|[01]?\d):(?P<t_m>[0-5]\d)(?::(?P<t_s>[0-5]\d))?"
-             rf"(?:\s?(?P<t_ap>{_AMPM}))?(?![\w:]|\.\d)"),
-    ("hour", rf"(?<![\w.:])(?P<h_h>1[0-2]|0?[1-9])\s?(?P<h_ap>{_AMPM})"),
-    # --- money
-    ("money", rf"(?<![\w$])(?P<c_neg>[-−])?(?P<c_sym>{_CUR_PRE})\s?(?P<c_a>{_NUM})(?:\s?(?P<c_sc>{_SCALE}))?"
-              rf"(?:\s?[-–]\s?(?:{_CUR_PRE})?\s?(?P<c_b>{_NUM})(?:\s?(?P<c_sc2>{_SCALE}))?)?"),
-    ("money_post", rf"(?<![\w.])(?P<cp_a>{_NUM})(?:\s?(?P<cp_sc>(?i:thousand|million|billion|trillion)))?"
-                   rf"\s?(?P<cp_sym>{_CUR_POST})(?![\w])"),
-    # --- fractions, decades, ordinals
-    ("ufrac", rf"(?<![\d.])(?:(?P<uf_w>\d+)\s?)?(?P<uf>[{_FRAC}])"),
-    ("decade", r"(?<![\w.])(?P<dc>\d{1,3}0)['’]?s(?![\w'’])|(?<![\w])['’](?P<dc2>\d0)s(?![\w])"),
-    ("short_year", r"(?<![\w])['’](?P<sy>\d\d)(?![\w'’])"),
-    ("mixed", r"(?<![\w./])(?P<mx_w>\d+)\s(?P<mx_n>\d+)/(?P<mx_d>\d+)(?![\w/]|\.\d)"),
-    ("slash", r"(?<![\w./])(?P<sl_a>\d+)/(?P<sl_b>\d+)(?:/(?P<sl_c>\d+))?(?![\w/]|\.\d)"),
-    ("ordinal", r"(?<![\w.])(?P<or_n>\d{1,3}(?:,\d{3})+|\d+)(?:st|nd|rd|th|ST|ND|RD|TH)(?![\w])"),
-    # --- numbers with their unit, dimensions, ranges
-    ("dims", r"(?<![\w.])(?P<x_a>\d+(?:\.\d+)?)(?P<x_sp>\s?)(?P<x_op>[x×])(?P=x_sp)(?P<x_b>\d+(?:\.\d+)?)(?![\w])"),
-    ("times", r"(?<![\w.])(?P<xt>\d+(?:\.\d+)?)[x×](?![\w])"),
-    ("qty", rf"(?:(?<![\w)])(?P<q_sign>[-−+]))?(?<![\d.])(?P<q_a>{_NUM})"
-            rf"(?:\s?[-–]\s?(?P<q_b>{_NUM})(?![\d]))?(?:[ \u00a0]?(?P<q_unit>{_UNIT})(?![\w²]))?"),
-    ("vtail", r"(?<=\d)\.(?P<vt>\d+)"),
-    # --- abbreviations
-    ("latin", r"(?i:(?<![\w.])(?:e\.g|i\.e|a\.k\.a|cf|viz|et al)\.)|\bPh\.D\.|\bPhD\b"),
-    ("title", r"\b(?P<ti>Mr|Mrs|Ms|Dr|St)\b(?P<ti_dot>\.)?(?!\w|\.\w)"),
-    ("before_num", rf"\b(?P<bn>{_alt(BEFORE_NUMBER)})\.\s?(?=#?\d)"),
-    ("dotted_abbr", rf"\b(?P<da>{_alt(_DOTTED_TITLES)})\.(?!\w)"),
-    ("plain_abbr", rf"\b(?P<pa>{_alt(PLAIN_ABBREVIATIONS)})\.(?!\w)|\b(?P<vs>vs)\b(?!\.\w)"),
-    ("dots", r"(?<![\w.])(?P<dt>[A-Za-z](?:\.[A-Za-z])+)(?P<dt_dot>\.)?(?![\w]|\.\w)"),
-    # --- capitals: runs of all-caps words, single all-caps words, lone Roman numerals
-    ("run", r"\b[A-Z][A-Z'’]*\b(?:[ \t]*[,;:!?.&-]?[ \t]+[A-Z][A-Z'’]*\b){2,}(?![\w])"),
-    ("caps", r"\b(?P<cw>[A-Z]{2,})(?P<cw_s>['’]s|s)?(?![A-Za-z'’])"),
-    ("lone", r"\b(?P<lr>[IVX])\b(?!['’]\w)"),
-    # --- punctuation and symbols
-    ("ellipsis", r"\.{3,}|…"),
-    ("dash", r"—|―|--+|(?<=[ \t])[-–](?=[ \t])"),
-    ("word_dash", r"(?<=[A-Za-z])–(?=[A-Za-z])"),
-    ("word_slash", r"\b(?P<ws_a>[A-Za-z]+)/(?P<ws_b>[A-Za-z]+)\b"),
-    ("hash", r"#(?P<hs>\d)?"),
-    ("symbol", rf"[{_SYMBOL}]"),
-    ("drop", r"[*_^|\\{}™®]+"),
-    ("digits", r"\d+"),
-]
-
-
-def _compile() -> re.Pattern[str]:
-    """The master regex: one named group per alternative, in priority order.
-
-    A guard in front skips, in one step, the positions where no alternative can start: white
-    space, a lower-case letter inside a word, and a lower-case word that is not followed by one
-    of ``. @ / :`` (an address, "e.g.", "etc.", "and/or") and is not "vs" or "et". The
-    alternation then runs about once per capitalized word, number or symbol.
-    """
-    alternatives = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS)
-    guard = r"(?!\s|(?<=[A-Za-z0-9])[a-z]|[a-z](?!\w*+[.@/:]|vs\b|et\b))"
-    return re.compile(guard + f"(?:{alternatives})")
-
-
-_MASTER = _compile()
 _PHONEME_BLOCK = re.compile(r"(\[\[.*?\]\])", re.DOTALL)
 _OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 _SPACES = re.compile(r"[^\S\n]+")
@@ -162,6 +75,10 @@ _TRANSLATE = str.maketrans(
         "\ufe6a": "%", "\uff05": "%",
     }
 )
+_TRAILING = ".,;:!?)]}'\"/"
+_SOMETHING = re.compile(r"\S")
+_WORD = re.compile(r"[A-Za-z]+")
+_SEVERAL = re.compile(r"#?\d+\s?(?:[-–,&]|and\b)\s?#?\d")
 _FRACTION_DENOMINATORS = frozenset({2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 16, 32, 64, 100, 1000})
 
 
@@ -169,7 +86,21 @@ _FRACTION_DENOMINATORS = frozenset({2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 16, 32, 64, 
 Handler = Callable[[re.Match[str]], str]
 
 
-def _is_year(text: str, start: int, end: int, value: int, cued_only: bool = False) -> bool:
+def _local_phone(m: re.Match[str]) -> str:
+    """"555-1234": a phone number after a phone cue ("call", "Tel:"), else a range."""
+    token, _ = words.prev_token(m.string, m.start())
+    if token.endswith(":") or token.lower() in PHONE_CUES:
+        return num.phone(m.group(0))
+    return f"{num.integer(m.group('lp_a'))} to {num.integer(m.group('lp_b'))}"
+
+
+def _digit_cue(text: str, start: int) -> bool:
+    """True when one of the two words before ``start`` asks for digits ("ZIP 90210", "PIN is 1234")."""
+    before = _WORD.findall(text, max(0, start - 24), start)[-2:]
+    return any(word.lower() in DIGIT_CUES for word in before)
+
+
+def _is_year(text: str, start: int, end: int, value: int) -> bool:
     """Whether a 4-digit integer at text[start:end] is a year (see the module docstring)."""
     if not 1000 <= value <= 2099:
         return False
@@ -184,11 +115,13 @@ def _is_year(text: str, start: int, end: int, value: int, cued_only: bool = Fals
         return False
     if before in YEAR_CUES or before.capitalize() in MONTH_NUMBER:
         return True
-    return not cued_only and value >= 1100
+    return value >= 1100
 
 
 def _plain_number(text: str, start: int, end: int, written: str) -> str:
     """A bare written number, read as a year when the year heuristic says so."""
+    if written.isdigit() and len(written) >= 3 and _digit_cue(text, start):
+        return num.digits(written)
     if len(written) == 4 and written.isdigit() and written[0] != "0":
         value = int(written)
         if _is_year(text, start, end, value):
@@ -197,34 +130,42 @@ def _plain_number(text: str, start: int, end: int, written: str) -> str:
 
 
 def _qty(m: re.Match[str]) -> str:
-    text, sign, a, b, unit = m.string, m.group("q_sign"), m.group("q_a"), m.group("q_b"), m.group("q_unit")
+    text, sign, a, b = m.string, m.group("q_sign"), m.group("q_a"), m.group("q_b")
+    unit, glued = m.group("q_unit"), m.group("q_glued")
+    names = UNITS.get(unit) if unit else GLUED_UNITS.get(glued) if glued else None
     start = m.start("q_a")
     if b is not None:
-        if unit is None and len(a) == 4 and a.isdigit() and b.isdigit() and len(b) in (2, 4) and not sign:
+        if names is None and len(a) == 4 and a.isdigit() and b.isdigit() and len(b) in (2, 4) and not sign:
             if _is_year(text, start, m.end(), int(a)):
                 return f"{num.year(int(a))} to {num.year(int(b))}"
-        words_a, words_b = num.number(a), num.number(b)
-        spoken = f"{words_a} to {words_b}"
-    elif unit is None:
+        spoken = RANGE_IDIOMS.get(m.group(0)) or f"{num.number(a)} to {num.number(b)}"
+    elif names is None:
         spoken = _plain_number(text, start, m.end(), a) if not sign else num.number(a)
     else:
         spoken = num.number(a)
     if sign:
         spoken = ("plus " if sign == "+" else "minus ") + spoken
-    if unit is not None:
-        singular, plural = UNITS[unit]
+    if names is not None:
+        singular, plural = names
         spoken += " " + (singular if b is None and num.is_one(a) else plural)
     return spoken
+
+
+def _scale(written: Optional[str]) -> Optional[str]:
+    """The scale word of "k", "bn", "Million"…, or None."""
+    if not written:
+        return None
+    return SCALES[written if len(written) <= 2 else written.lower()]
 
 
 def _money(m: re.Match[str]) -> str:
     symbol = m.group("c_sym").strip()
     a, b = m.group("c_a"), m.group("c_b")
-    scale = SCALES[m.group("c_sc")] if m.group("c_sc") else None
+    scale = _scale(m.group("c_sc"))
     if b is None:
         spoken = num.money(a, symbol, scale)
     else:
-        scale_b = SCALES[m.group("c_sc2")] if m.group("c_sc2") else scale
+        scale_b = _scale(m.group("c_sc2")) or scale
         if scale is None and "." not in a:
             spoken = f"{num.integer(a)} to {num.money(b, symbol, scale_b)}"
             if scale_b is None and num.is_one(b):  # "$0-1": "zero to one dollars"
@@ -239,8 +180,16 @@ def _money_post(m: re.Match[str]) -> str:
     return num.money(m.group("cp_a"), m.group("cp_sym"), scale)
 
 
+def _address(m: re.Match[str]) -> str:
+    """A URL, e-mail address or domain; punctuation after it (a sentence's dot, a bracket) is kept."""
+    written = m.group(0)
+    address = written.rstrip(_TRAILING)
+    trailing = written[len(address) :].replace("/", "")
+    return words.read_url(address) + trailing
+
+
 def _iso(m: re.Match[str]) -> str:
-    y, mo, d = int(m.group("iso_y")), int(m.group("iso_m")), int(m.group("iso_d"))
+    mo, d = int(m.group("iso_m")), int(m.group("iso_d"))
     if 1 <= mo <= 12 and 1 <= d <= 31:
         return num.date(mo, d, m.group("iso_y"))
     return ", ".join(num.integer(g) for g in (m.group("iso_y"), m.group("iso_m"), m.group("iso_d")))
@@ -258,7 +207,7 @@ def _numdate(m: re.Match[str]) -> str:
 
 def _after_dot(m: re.Match[str], group: str, spoken: str) -> str:
     """``spoken`` plus a period when the dot in ``group`` was consumed and also ended the sentence."""
-    if m.group(group) and m.group(group).endswith(".") and words.ends_sentence(m.string, m.end()):
+    if m.group(group) and m.group(group).endswith(".") and words.ends_sentence(m.string, m.end(), strict=True):
         return spoken + "."
     return spoken
 
@@ -326,12 +275,11 @@ def _is_fraction(n: int, d: int) -> bool:
     return d in _FRACTION_DENOMINATORS and (n < d or d <= 4) and n > 0
 
 
-def _slash(m: re.Match[str]) -> str:
-    a, b, c = m.group("sl_a"), m.group("sl_b"), m.group("sl_c")
-    if m.group(0) in FRACTION_IDIOMS:
-        return FRACTION_IDIOMS[m.group(0)]
-    if c is not None:
-        return " slash ".join(num.integer(g) for g in (a, b, c))
+def _slashed(a: str, b: str) -> str:
+    """"a/b": an idiom ("24/7"), a fraction, a month/day date, else "a slash b"."""
+    idiom = FRACTION_IDIOMS.get(f"{a}/{b}")
+    if idiom:
+        return idiom
     n, d = int(a), int(b)
     if _is_fraction(n, d) and a[0] != "0":
         return num.fraction(n, d)
@@ -340,13 +288,18 @@ def _slash(m: re.Match[str]) -> str:
     return f"{num.integer(a)} slash {num.integer(b)}"
 
 
+def _slash(m: re.Match[str]) -> str:
+    a, b, c = m.group("sl_a"), m.group("sl_b"), m.group("sl_c")
+    if c is None:
+        return _slashed(a, b)
+    return FRACTION_IDIOMS.get(m.group(0)) or " slash ".join(num.integer(g) for g in (a, b, c))
+
+
 def _mixed(m: re.Match[str]) -> str:
     w, n, d = int(m.group("mx_w")), int(m.group("mx_n")), int(m.group("mx_d"))
     if n < d and _is_fraction(n, d):
         return num.mixed_fraction(w, n, d)
-    rest = f"{m.group('mx_n')}/{m.group('mx_d')}"
-    slash = FRACTION_IDIOMS.get(rest) or (num.fraction(n, d) if _is_fraction(n, d) else f"{num.integer(m.group('mx_n'))} slash {num.integer(m.group('mx_d'))}")
-    return f"{num.integer(m.group('mx_w'))} {slash}"
+    return f"{num.integer(m.group('mx_w'))} {_slashed(m.group('mx_n'), m.group('mx_d'))}"
 
 
 def _dims(m: re.Match[str]) -> str:
@@ -372,12 +325,12 @@ def _dotted_abbr(m: re.Match[str]) -> str:
     if abbreviation in TITLES:
         return TITLES[abbreviation]
     spoken = AFTER_NAME[abbreviation]
-    return spoken + "." if words.ends_sentence(m.string, m.end()) else spoken
+    return spoken + "." if words.ends_sentence(m.string, m.end(), strict=True) else spoken
 
 
 def _plain_abbr(m: re.Match[str]) -> str:
-    if m.group("vs"):
-        return "versus"
+    if m.group("vs") or m.group("pa") == "vs":
+        return "versus"  # "vs." joins two names; it never ends a sentence
     spoken = PLAIN_ABBREVIATIONS[m.group("pa")]
     return spoken + "." if words.ends_sentence(m.string, m.end()) else spoken
 
@@ -390,18 +343,22 @@ def _latin(m: re.Match[str]) -> str:
 
 def _before_num(m: re.Match[str]) -> str:
     singular, plural = BEFORE_NUMBER[m.group("bn")]
-    after = m.string[m.end() : m.end() + 40]
-    many = re.match(r"#?\d+\s?(?:[-–,&]|and\b)\s?#?\d", after) is not None
+    many = _SEVERAL.match(m.string, m.end()) is not None
     return (plural if many else singular) + " "
 
 
 def _dots(m: re.Match[str]) -> str:
     spoken = words.spell(m.group("dt").replace(".", ""))
-    return spoken + "." if m.group("dt_dot") and words.ends_sentence(m.string, m.end()) else spoken
+    return spoken + "." if m.group("dt_dot") and words.ends_sentence(m.string, m.end(), strict=True) else spoken
+
+
+def _amp(m: re.Match[str]) -> str:
+    return f"{words.spell(m.group('amp_a'))} and {words.spell(m.group('amp_b'))}"
 
 
 def _caps(m: re.Match[str]) -> str:
-    return words.caps_token(m.group("cw"), m.group("cw_s") or "", m.string, m.start(), m.start("cw") + len(m.group("cw")))
+    word = m.group("cw")
+    return words.caps_token(word, m.group("cw_s") or "", m.string, m.start(), m.start() + len(word))
 
 
 def _lone(m: re.Match[str]) -> str:
@@ -409,10 +366,9 @@ def _lone(m: re.Match[str]) -> str:
 
 
 def _ellipsis(m: re.Match[str]) -> str:
-    text = m.string
-    if not text[: m.start()].strip():
-        return ""
-    return ". " if words.ends_sentence(text, m.end()) else ", "
+    if _SOMETHING.search(m.string, 0, m.start()) is None:
+        return ""  # an opening ellipsis is no pause
+    return ". " if words.ends_sentence(m.string, m.end()) else ", "
 
 
 def _word_slash(m: re.Match[str]) -> str:
@@ -423,8 +379,9 @@ def _word_slash(m: re.Match[str]) -> str:
 
 
 def _hash(m: re.Match[str]) -> str:
-    digit = m.group("hs")
-    return f"number {num.digits(digit)}" if digit else " hash "
+    if m.group("hs") is not None:
+        return "number "  # "#5": the number reads itself
+    return "hashtag " if m.group("ht") is not None else " hash "
 
 
 def _digits(m: re.Match[str]) -> str:
@@ -432,9 +389,9 @@ def _digits(m: re.Match[str]) -> str:
 
 
 _HANDLERS: dict[str, Handler] = {
-    "url": lambda m: words.read_url(m.group(0).rstrip(".,;:!?)]}'\"")) + m.group(0)[len(m.group(0).rstrip(".,;:!?)]}'\"")):],
-    "email": lambda m: words.read_url(m.group(0)),
-    "domain": lambda m: words.read_url(m.group(0).rstrip(".,;:!?)]}'\"/")) + m.group(0)[len(m.group(0).rstrip(".,;:!?)]}'\"/")):].replace("/", ""),
+    "url": _address,
+    "email": _address,
+    "domain": _address,
     "phone": lambda m: num.phone(m.group(0)),
     "iso": _iso,
     "numdate": _numdate,
@@ -442,6 +399,9 @@ _HANDLERS: dict[str, Handler] = {
     "dmdate": _dmdate,
     "time": _time,
     "hour": _hour,
+    "ratio": lambda m: f"{num.integer(m.group('ra_a'))} to {num.integer(m.group('ra_b'))}",
+    "local_phone": _local_phone,
+    "height": lambda m: f"{num.cardinal(int(m.group('hf')))} foot {num.cardinal(int(m.group('hi')))}",
     "money": _money,
     "money_post": _money_post,
     "ufrac": _ufrac,
@@ -460,6 +420,7 @@ _HANDLERS: dict[str, Handler] = {
     "dotted_abbr": _dotted_abbr,
     "plain_abbr": _plain_abbr,
     "dots": _dots,
+    "amp": _amp,
     "run": lambda m: words.caps_run(m.group(0), m.string, m.start()),
     "caps": _caps,
     "lone": _lone,
@@ -467,17 +428,24 @@ _HANDLERS: dict[str, Handler] = {
     "dash": lambda m: ", ",
     "word_dash": lambda m: " to ",
     "word_slash": _word_slash,
+    "slash_gap": lambda m: " ",
+    "arrow": lambda m: " to ",
     "hash": _hash,
     "symbol": lambda m: f" {SYMBOLS[m.group(0)]} ",
     "drop": lambda m: " ",
     "digits": _digits,
 }
-assert set(_HANDLERS) == {name for name, _ in _PATTERNS}, "every pattern needs a handler"
+if set(_HANDLERS) != {name for name, _ in PATTERNS}:  # a programming error, caught at import
+    raise RuntimeError("every pattern of en_patterns.PATTERNS needs exactly one handler")
 
 
 def _replace(m: re.Match[str]) -> str:
     """The spoken form of one master-regex match, spaced apart from letters or digits beside it."""
-    spoken = _HANDLERS[m.lastgroup or "digits"](m)  # lastgroup: the outermost (alternative) group
+    try:
+        spoken = _HANDLERS[m.lastgroup or "digits"](m)  # lastgroup: the outermost (alternative) group
+    except (ValueError, KeyError, IndexError, OverflowError) as error:  # a rule's gap: read it plainly
+        _LOGGER.debug("no %s reading for %r (%s): reading its numbers", m.lastgroup, m.group(0), error)
+        spoken = num.numbers_in(m.group(0))
     if spoken:
         text, start, end = m.string, m.start(), m.end()
         if start > 0 and text[start - 1].isalnum() and spoken[0].isalnum():
@@ -496,7 +464,7 @@ def _prepare(text: str) -> str:
 def _normalize_plain(text: str) -> str:
     if not text.isascii():
         text = _prepare(text)
-    text = _MASTER.sub(_replace, text)
+    text = MASTER.sub(_replace, text)
     text = _SPACES.sub(" ", text)
     text = _SPACE_BEFORE_PUNCT.sub("", text)
     text = _DOUBLE_PAUSE.sub(",", text)
@@ -509,6 +477,15 @@ def normalize(text: str) -> str:
     """English text in its spoken form; ``[[ phonemes ]]`` blocks pass through unchanged."""
     if "[[" not in text:
         return _normalize_plain(text)
-    parts = _PHONEME_BLOCK.split(text)
-    out = [part if index % 2 else _normalize_plain(part) for index, part in enumerate(parts)]
-    return " ".join(part for part in out if part)
+    out: list[str] = []
+    for index, part in enumerate(_PHONEME_BLOCK.split(text)):
+        if index % 2:
+            out.append(part)
+            continue
+        spoken = _normalize_plain(part)
+        if spoken and part[:1].isspace() and index:
+            spoken = " " + spoken
+        if spoken and part[-1:].isspace():
+            spoken += " "
+        out.append(spoken if spoken or not part[:1].isspace() else " ")
+    return "".join(out).strip()

@@ -50,6 +50,14 @@ NOT_PLURAL_S: frozenset[str] = frozenset(
 )
 """Words ending in "s" that are not counted plural nouns ("1999 was", "2020 brings")."""
 
+DIGIT_CUES: frozenset[str] = frozenset(
+    "zip pin code passcode account acct extension ext serial id isbn tracking".split()
+)
+"""Lower-case words after which a number of three or more digits is read digit by digit ("ZIP 90210")."""
+
+PHONE_CUES: frozenset[str] = frozenset("call phone tel telephone fax dial text cell mobile at".split())
+"""Lower-case words before which "555-1234" is a phone number, not a range."""
+
 # --------------------------------------------------------------------------------------- money
 # symbol or code -> (singular, plural, subunit singular, subunit plural); no subunit: None
 Currency = tuple[str, str, Optional[str], Optional[str]]
@@ -148,9 +156,16 @@ UNITS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "W": ("watt", "watts"),
         "V": ("volt", "volts"),
         "mAh": ("milliamp hour", "milliamp hours"),
+        "tsp": ("teaspoon", "teaspoons"),
+        "tbsp": ("tablespoon", "tablespoons"),
     }
 )
 """Unambiguous units written right after a number ("5 kg", "25°C", "60 mph")."""
+
+GLUED_UNITS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {"in": ("inch", "inches"), "h": ("hour", "hours")}
+)
+"""Units read as units only when glued to the number ("10in", "24h"): "5 in" is a preposition."""
 
 # ------------------------------------------------------------------------------- abbreviations
 TITLES: Mapping[str, str] = MappingProxyType(
@@ -181,7 +196,7 @@ AFTER_NAME: Mapping[str, str] = MappingProxyType(
 PLAIN_ABBREVIATIONS: Mapping[str, str] = MappingProxyType(
     {
         "etc": "et cetera", "approx": "approximately", "vs": "versus", "dept": "department",
-        "Dept": "Department", "est": "established", "Est": "established", "misc": "miscellaneous",
+        "Dept": "Department", "misc": "miscellaneous",
         "govt": "government", "Univ": "University", "Assn": "Association",
     }
 )
@@ -197,6 +212,7 @@ BEFORE_NUMBER: Mapping[str, tuple[str, str]] = MappingProxyType(
         "p": ("page", "pages"), "pp": ("pages", "pages"),
         "Sec": ("section", "sections"), "sec": ("section", "sections"),
         "Art": ("article", "articles"), "art": ("article", "articles"),
+        "Apt": ("apartment", "apartments"), "apt": ("apartment", "apartments"), "Ste": ("suite", "suites"),
     }
 )
 """Abbreviations with a dot expanded only before a number: "No. 5", "Fig. 3", "pp. 10-12"."""
@@ -213,14 +229,14 @@ LATIN: Mapping[str, str] = MappingProxyType(
 ACRONYM_WORDS: frozenset[str] = frozenset(
     "NASA NATO UNESCO UNICEF LASER RADAR SCUBA SONAR AIDS OPEC FIFA NAFTA ASEAN COVID IKEA "
     "GIF JPEG PIN RAM ROM SIM LAN WAN WIFI OSHA FEMA NASDAQ INTERPOL EULA CAPTCHA ZIP POTUS "
-    "SCOTUS FLOTUS DARPA ESA CERN UEFA YAML WYSIWYG MASH TASER SWAT NOAA ANSI ASCII SARS".split()
+    "SCOTUS FLOTUS DARPA ESA CERN UEFA YAML WYSIWYG MASH TASER SWAT NOAA ANSI ASCII SARS JSON".split()
 )
 """All-caps words read as words, not spelled ("NASA" -> "Nasa")."""
 
 KNOWN_INITIALISMS: frozenset[str] = frozenset(
-    "UCLA AARP IEEE USDA NYSE YMCA NAACP NCAA ASAP".split()
+    "UCLA AARP IEEE USDA NYSE YMCA NAACP NCAA ASAP VIP URL SUV HIV NYC".split()
 )
-"""All-caps words of four or five letters spelled out although they look pronounceable."""
+"""All-caps words of three to five letters spelled out although they look pronounceable."""
 
 TWO_LETTER_WORDS: frozenset[str] = frozenset(
     "NO GO SO DO TO IN ON IS BE WE ME MY BY HE OF OR AN AT AS IF UP OH HI OK IT".split()
@@ -249,7 +265,8 @@ ONSETS: frozenset[str] = frozenset(
 CODAS: frozenset[str] = frozenset(
     """B C D F G H K L M N P R S T V W X Y Z CH CK CT DS FT GHT GS KS LD LF LK LL LM LP LS LT MB
     MP MPS MS ND NDS NG NGS NK NS NT NTS NCH PS PT RB RD RF RG RK RL RM RN RP RS RST RT RTH RCH
-    SH SK SP SS ST TH TS TCH WL WN WS XT YS LTH NGTH""".split()
+    SH SK SP SS ST TH TS TCH WL WN WS XT YS LTH NGTH GN NC SC PH FF FS FFS SKS CKS NKS RDS RKS RTS
+    LTS LDS THS PHS GHTS NCH NDS MPT""".split()
 )
 """Consonant clusters an English word may end with."""
 
@@ -269,6 +286,13 @@ REGNAL_NAMES: frozenset[str] = frozenset(
     Boris Selim Suleiman Mehmed Ramesses Ptolemy Cleopatra Amenhotep Thutmose Sobhuza Rama Akbar""".split()
 )
 """Names after which a lone "I" is the Roman numeral one ("Elizabeth I" -> "Elizabeth the first")."""
+
+SENTENCE_OPENERS: frozenset[str] = frozenset(
+    """The A An It He She We They I You This That These Those There Here In On At But And So Then
+    When What Why How Who Where If As My Our His Her Their Its Your After Before Now Yet For Of
+    To With Some Many Most All No Not One Two Also However Meanwhile Later Today""".split()
+)
+"""Capitalized words that usually open a sentence (a dot before them ends one)."""
 
 # ------------------------------------------------------------------------------------ symbols
 SYMBOLS: Mapping[str, str] = MappingProxyType(
@@ -302,7 +326,10 @@ UNICODE_FRACTIONS: Mapping[str, tuple[int, int]] = MappingProxyType(
 """Vulgar fraction characters to (numerator, denominator)."""
 
 FRACTION_IDIOMS: Mapping[str, str] = MappingProxyType(
-    {"24/7": "twenty-four seven", "9/11": "nine eleven", "50/50": "fifty fifty", "20/20": "twenty twenty",
+    {"24/7": "twenty-four seven", "9/11": "nine eleven", "50/50": "fifty-fifty", "20/20": "twenty twenty",
      "365/24/7": "three sixty-five twenty-four seven"}
 )
 """Slashed numbers that are names, not fractions."""
+
+RANGE_IDIOMS: Mapping[str, str] = MappingProxyType({"50-50": "fifty-fifty", "50/50": "fifty-fifty"})
+"""Hyphenated numbers that are not ranges."""

@@ -1,8 +1,8 @@
 """English number words: cardinals, ordinals, years, decimals, fractions, money, times, dates, phones.
 
 Pure functions from already-parsed values to words; the regexes that find them live in
-:mod:`sonorant.text.lang.en`. ``num2words`` supplies the words of 0–999 (cached); the scale words,
-ordinal endings, years, money and the rest are composed here, which keeps every reading
+:mod:`sonorant.text.lang.en_patterns`. ``num2words`` supplies the words of 0–999 (cached); the
+scale words, ordinal endings, years, money and the rest are composed here, which keeps every reading
 American ("one hundred one", no "and") and fast (no ``num2words`` call after the cache is warm).
 """
 

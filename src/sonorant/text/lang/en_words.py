@@ -1,7 +1,7 @@
 """English word rules: initialisms and acronyms, Roman numerals, abbreviations, URLs, context.
 
 Pure functions over strings (plus the whole text and a position where context matters); the
-regexes that find the tokens live in :mod:`sonorant.text.lang.en`.
+regexes that find the tokens live in :mod:`sonorant.text.lang.en_patterns`.
 
 All-caps words (the rule, in order):
 
@@ -16,8 +16,11 @@ All-caps words (the rule, in order):
    "HTML", "ESPN", "NYPD"), else a word ("HELP", "LOUD");
 6. six letters or more: always a word.
 
-Within a run of three or more all-caps words ("THIS IS LOUD") the same rule applies word by
-word, so a shouted sentence is read, not spelled, and "THE FBI IS HERE" still spells FBI.
+Within a run of three or more all-caps words ("THIS IS LOUD") the rule applies word by word,
+except that a word of four or five letters is spelled only when known or without a vowel: a
+shouted sentence is read, not spelled, and "THE FBI IS HERE" still spells FBI.
+(Y counts as a vowel at the end of a word or between consonants; QU starts a word; an H after
+the vowel is silent: "BYTE", "QUIET" and "JOHN" are words.)
 Spelled letters are separated by spaces ("F B I"); where a non-final letter is "A", by hyphens
 ("A-T-M"), because espeak reads a lone "A" as the article.
 """
@@ -35,6 +38,7 @@ from sonorant.text.lang.en_data import (
     ONSETS,
     REGNAL_NAMES,
     ROMAN_CARDINAL_CUES,
+    SENTENCE_OPENERS,
     TWO_LETTER_WORDS,
     URL_SYMBOLS,
 )
@@ -46,7 +50,8 @@ _ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 _NEXT_WORD = re.compile(r"[ \t]*([A-Za-z]+)")
 _URL_PART = re.compile(r"[A-Za-z]+|[0-9]+|.", re.DOTALL)
-_SENTENCE_END = re.compile(r"[\"'”’)\]]*(?:\s*\Z|\s+[\"“‘(\[]*[A-Z])")
+_SENTENCE_END = re.compile(r"[\"'”’)\]]*(?:\s*\Z|\s+[\"“‘(\[]*([A-Z][a-z]*))")
+_CAPS_WORD = re.compile(r"[A-Z][A-Z'’]*")
 
 
 # ------------------------------------------------------------------------------------- context
@@ -82,12 +87,17 @@ def next_word(text: str, pos: int) -> str:
     return match.group(1) if match else ""
 
 
-def ends_sentence(text: str, pos: int) -> bool:
+def ends_sentence(text: str, pos: int, strict: bool = False) -> bool:
     """True when the text at ``pos`` ends a sentence: end of text, or a capital comes next.
 
     Used where a consumed dot ("etc.", "p.m.", "U.S.") also ended the sentence, to keep it.
+    ``strict`` (after initialisms and names, where a capital often continues the name: "U.S. Army",
+    "Main St. Station"): the capitalized word must be a usual sentence opener ("The", "It"…).
     """
-    return _SENTENCE_END.match(text, pos) is not None
+    match = _SENTENCE_END.match(text, pos)
+    if match is None:
+        return False
+    return not strict or match.group(1) is None or match.group(1) in SENTENCE_OPENERS
 
 
 # --------------------------------------------------------------------------------- initialisms
@@ -97,15 +107,26 @@ def spell(letters: str) -> str:
     return ("-" if "A" in letters[:-1] else " ").join(letters)
 
 
+def _is_vowel(word: str, index: int) -> bool:
+    """Whether word[index] is a vowel: A E I O U (not the U of QU), and Y where it sounds as one."""
+    char = word[index]
+    if char == "U":
+        return index == 0 or word[index - 1] != "Q"
+    if char == "Y":  # a vowel at the end (FLY) or between consonants (BYTE, SYNC), else a consonant
+        if index == 0:
+            return False
+        return index == len(word) - 1 or (word[index - 1] not in _VOWELS and word[index + 1] not in _VOWELS)
+    return char in _VOWELS
+
+
 def _vowel_groups(word: str) -> list[tuple[int, int]]:
-    """(start, end) of each vowel run of an upper-case word; Y is a vowel only at the end."""
+    """(start, end) of each vowel run of an upper-case word."""
     groups: list[tuple[int, int]] = []
     index = 0
-    last = len(word) - 1
-    while index <= last:
-        if word[index] in _VOWELS or (index == last and index > 0 and word[index] == "Y"):
+    while index < len(word):
+        if _is_vowel(word, index):
             start = index
-            while index <= last and (word[index] in _VOWELS or (index == last and word[index] == "Y")):
+            while index < len(word) and _is_vowel(word, index):
                 index += 1
             groups.append((start, index))
         else:
@@ -126,6 +147,8 @@ def pronounceable(word: str) -> bool:
     coda = word[groups[-1][1] :]
     if onset and onset not in ONSETS:
         return False
+    if coda.startswith("H"):  # a silent H after the vowel: JOHN, OH, AHMED
+        coda = coda[1:]
     if coda and coda not in CODAS:
         return False
     for (_, end), (start, _) in zip(groups, groups[1:]):
@@ -134,8 +157,12 @@ def pronounceable(word: str) -> bool:
     return True
 
 
-def caps_word(word: str) -> str:
-    """An all-caps word (no Roman numeral context) as it should be read: spelled or a word."""
+def caps_word(word: str, in_run: bool = False) -> str:
+    """An all-caps word (no Roman numeral context) as it should be read: spelled or a word.
+
+    ``in_run``: the word is part of an all-caps run ("QUIET PLEASE"), where words are the rule,
+    so a word of four or five letters is spelled only when known or without a vowel.
+    """
     if word in ACRONYM_WORDS:
         return word.capitalize()
     length = len(word)
@@ -149,7 +176,9 @@ def caps_word(word: str) -> str:
         if word in KNOWN_INITIALISMS or not pronounceable(word) or word[-1] in "AIOU":
             return spell(word)
         return word
-    if length <= 5 and (word in KNOWN_INITIALISMS or not pronounceable(word)):
+    if length <= 5 and word in KNOWN_INITIALISMS:
+        return spell(word)
+    if length <= 5 and not (_vowel_groups(word) if in_run else pronounceable(word)):
         return spell(word)
     return word
 
@@ -187,9 +216,10 @@ def roman(word: str, text: str, start: int, end: int) -> Optional[str]:
 
     - after a word of :data:`ROMAN_CARDINAL_CUES` (Chapter, Part, World War…): a cardinal,
       "Chapter IV" -> "Chapter four";
-    - after a capitalized name, numerals of I, V and X up to 39 of two letters or more are regnal:
-      "Henry VIII" -> "Henry the eighth"; a lone "I" only after a known monarch's name and not
-      before a lower-case word ("Elizabeth I." yes, "then I went" never); lone V and X never.
+    - after a capitalized name (not a sentence opener such as "The"), numerals of I, V and X up
+      to 39 of two letters or more are regnal: "Henry VIII" -> "Henry the eighth"; a lone "I"
+      only after a known monarch's name and not before a lower-case word ("Elizabeth I." yes,
+      "then I went" never); lone V and X never.
     """
     value = roman_value(word)
     if value is None:
@@ -199,7 +229,9 @@ def roman(word: str, text: str, start: int, end: int) -> Optional[str]:
         return None
     if before.lower() in ROMAN_CARDINAL_CUES:
         return cardinal(value)
-    if len(before) < 2 or not before[0].isupper() or not before[1:].islower():
+    if before.isupper() and before.capitalize() in REGNAL_NAMES:  # HENRY VIII in a shouted line
+        before = before.capitalize()
+    if len(before) < 2 or not before[0].isupper() or not before[1:].islower() or before in SENTENCE_OPENERS:
         return None
     if value > 39 or word.strip("IVX"):
         return None
@@ -216,7 +248,7 @@ def caps_run(run: str, text: str, start: int) -> str:
     """A run of all-caps words ("THIS IS LOUD"): each word read by :func:`caps_word` in context."""
     out: list[str] = []
     last = 0
-    for match in re.finditer(r"[A-Z][A-Z'’]*", run):
+    for match in _CAPS_WORD.finditer(run):
         out.append(run[last : match.start()])
         word = match.group()
         base, apostrophe, tail = word.partition("'") if "'" in word else word.partition("’")
@@ -226,7 +258,7 @@ def caps_run(run: str, text: str, start: int) -> str:
         elif apostrophe:
             out.append(word)  # DON'T, IT'S: contractions are words
         else:
-            out.append(caps_word(word))
+            out.append(caps_word(word, in_run=True))
         last = match.end()
     out.append(run[last:])
     return "".join(out)
