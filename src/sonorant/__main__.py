@@ -1,4 +1,4 @@
-"""The `sonorant` command line: speak | voices."""
+"""The `sonorant` command line: speak | voices | bench."""
 
 from __future__ import annotations
 
@@ -41,6 +41,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     voices = sub.add_parser("voices", help="list bundled voices and any given .onnx voices")
     voices.add_argument("paths", nargs="*", help="extra Piper .onnx voices to describe")
+
+    from .bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
@@ -102,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "bench":
+            from .bench.cli import run_bench_command
+
+            return run_bench_command(args)
         return {"speak": _speak, "voices": _voices}[args.command](args)
     except SonorantError as exc:
         print(f"sonorant: error: {exc}", file=sys.stderr)

@@ -181,16 +181,11 @@ class Voice:
         plans, utts, gaps = self._prepare(text, resolved)
         for i, (plan, utt, gap) in enumerate(zip(plans, utts, gaps)):
             last_plan = i == len(utts) - 1
-            pieces = self.engine.stream(utt, stream_cfg)
-            current = next(pieces, None)
-            while current is not None:
-                following = next(pieces, None)
-                end_of_plan = following is None
+            for samples, end_of_plan in self.engine.stream(utt, stream_cfg):
                 if end_of_plan and gap > 0:
-                    current = np.concatenate([current, _silence(gap, self.sample_rate)])
-                yield AudioChunk(current, self.sample_rate, plan.sentence_index, end_of_plan and last_plan,
+                    samples = np.concatenate([samples, _silence(gap, self.sample_rate)])
+                yield AudioChunk(samples, self.sample_rate, plan.sentence_index, end_of_plan and last_plan,
                                  text=plan.text, phoneme_ids=list(utt.ids))
-                current = following
 
 
 def _has_normalizer(lang: str) -> bool:

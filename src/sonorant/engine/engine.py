@@ -94,20 +94,22 @@ class Engine:
         audio = self.runtime.vocode(z, torch.tensor(frames), g).numpy()
         return [np.ascontiguousarray(audio[row, : f * self.hop], dtype=np.float32) for row, f in enumerate(frames)]
 
-    def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[np.ndarray]:
-        """The utterance's audio in pieces: the decoder runs over overlapping windows of latent frames.
+    def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[tuple[np.ndarray, bool]]:
+        """The utterance's audio in pieces, each with a flag set on the last one: the decoder runs over
+        overlapping windows of latent frames and each piece is yielded as soon as it is decoded.
 
         Each window carries `self.context` frames of context on both sides, so the concatenated pieces
         equal `run_batch([utterance])` (up to float rounding); the first window is small, for a fast start.
         """
         z, (n_frames,), g = self._latent([utterance])
-        for w in windows(n_frames, self.context, cfg or StreamConfig()):
+        plan = list(windows(n_frames, self.context, cfg or StreamConfig()))
+        for k, w in enumerate(plan):
             size = w.size if self.runtime.static_shapes else w.stop - w.start
             chunk = torch.zeros(1, self.channels, max(size, w.stop - w.start), dtype=z.dtype, device=z.device)
             chunk[:, :, : w.stop - w.start] = z[:, :, w.start : w.stop]
             audio = self.runtime.vocode(chunk, torch.tensor([w.stop - w.start]), g)[0].numpy()
             lo, hi = (w.core_start - w.start) * self.hop, (w.core_stop - w.start) * self.hop
-            yield np.ascontiguousarray(audio[lo:hi], dtype=np.float32)
+            yield np.ascontiguousarray(audio[lo:hi], dtype=np.float32), k == len(plan) - 1
 
     @staticmethod
     def _vec(batch: Sequence[Utterance], field: str) -> torch.Tensor:

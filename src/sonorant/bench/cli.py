@@ -1,0 +1,152 @@
+"""`sonorant bench`: measure a voice (optionally beside Piper) and print/write the report.
+
+    sonorant bench [--voice V] [--runtime {eager,onnx}] [--texts FILE] [--repeats N] [--warmup N]
+                   [--compare piper] [--json PATH] [--csv PATH] [--plot PATH] [--markdown PATH]
+                   [--threads N] [--seed N] [--quick]
+
+`add_bench_parser(subparsers)` adds the sub-command to the `sonorant` parser; `run_bench_command(args)`
+runs it and returns the exit status. The table goes to stdout, the progress bar to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+_LOG = logging.getLogger(__name__)
+
+RUNTIME_CHOICES = ("eager", "onnx")
+"""`sonorant.runtimes.RUNTIMES`, spelled out so building the parser does not import torch (a test checks)."""
+QUICK_TEXTS = 5
+"""Texts in a `--quick` run (which also measures a single repeat)."""
+
+
+def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `bench` to an argparse sub-parser set (`parser.add_subparsers()`); returns the new parser."""
+    p = subparsers.add_parser(
+        "bench", help="measure latency, throughput, RTF and time to first audio (optionally beside Piper)",
+        description="Benchmark a voice: per-utterance latency percentiles, throughput, RTF, time to first audio, "
+                    "frames, peak memory, stage split and GFLOP/s; --compare piper runs piper-tts interleaved.",
+    )
+    p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
+    p.add_argument("--runtime", choices=RUNTIME_CHOICES, default="eager",
+                   help="how sonorant runs the model (default: eager PyTorch)")
+    p.add_argument("--texts", type=Path, default=None, metavar="FILE",
+                   help="texts to speak, one per line (default: the built-in set of 22 sentences)")
+    p.add_argument("--repeats", type=int, default=3, metavar="N", help="measured passes over the texts (default 3)")
+    p.add_argument("--warmup", type=int, default=1, metavar="N", help="unmeasured passes first (default 1)")
+    p.add_argument("--compare", choices=["piper"], default=None,
+                   help="also run this peer on the same voice and texts, interleaved, and report ratios")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the full report as JSON")
+    p.add_argument("--csv", type=Path, default=None, metavar="PATH", help="write one CSV row per backend")
+    p.add_argument("--plot", type=Path, default=None, metavar="PATH",
+                   help="write a PNG: latency distribution and RTF per backend (needs matplotlib)")
+    p.add_argument("--markdown", type=Path, default=None, metavar="PATH",
+                   help="write a Markdown table with date, machine and command (for a README)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="intra-op threads for torch and for the Piper peer's onnxruntime (default: their own defaults)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed of sonorant's synthesis (default 0)")
+    p.add_argument("--quick", action="store_true", help=f"a smoke run: the first {QUICK_TEXTS} texts, 1 repeat")
+    p.set_defaults(func=run_bench_command)
+    return p
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The `sonorant bench ...` command that reproduces `args` (defaults left out)."""
+    parts = ["sonorant", "bench"]
+    options: Sequence[tuple[str, Any, Any]] = (
+        ("--voice", args.voice, None), ("--runtime", args.runtime, "eager"), ("--texts", args.texts, None),
+        ("--repeats", args.repeats, 3),
+        ("--warmup", args.warmup, 1), ("--compare", args.compare, None), ("--threads", args.threads, None),
+        ("--seed", args.seed, 0), ("--json", args.json, None), ("--csv", args.csv, None),
+        ("--plot", args.plot, None), ("--markdown", args.markdown, None),
+    )
+    for flag, value, default in options:
+        if value is not None and value != default:
+            parts += [flag, str(value)]
+    if args.quick:
+        parts.append("--quick")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
+    if args.warmup < 0:
+        raise ConfigError(f"--warmup must be 0 or more, got {args.warmup}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
+
+
+def _progress_bar(total: int) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="bench", unit="call", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """Run `sonorant bench` for parsed `args`: measure, print the table to stdout, write the files asked for."""
+    import torch
+
+    from .. import SynthesisConfig, load_voice
+    from .report import BenchReport, markdown_table, print_table
+    from .runner import SonorantBackend, compare_ratios, planned_steps, run_backends
+    from .texts import DEFAULT_TEXTS, PARAGRAPH, load_texts
+
+    _check(args)
+    texts = load_texts(args.texts) if args.texts is not None else list(DEFAULT_TEXTS)
+    repeats = args.repeats
+    if args.quick:
+        texts, repeats = texts[:QUICK_TEXTS], 1
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    cfg = SynthesisConfig(seed=args.seed)
+    voice = load_voice(args.voice, runtime=args.runtime)
+    runtime = getattr(voice.engine.runtime, "name", "eager")
+    backends: list[Any] = [SonorantBackend(voice, cfg, f"sonorant-{runtime}")]
+    if args.compare == "piper":
+        from ..voices.registry import resolve_voice
+        from .peers import PiperPeer
+
+        files = resolve_voice(args.voice)
+        backends.append(PiperPeer(files.model, files.config, threads=args.threads))
+
+    total = planned_steps(len(backends), len(texts), warmup=args.warmup, repeats=repeats)
+    bar = _progress_bar(total)
+    try:
+        results = run_backends(backends, texts, warmup=args.warmup, repeats=repeats, paragraph=PARAGRAPH,
+                               flop_voice=voice, flop_cfg=cfg, progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    ratios = compare_ratios(results[0], results[1]) if len(results) > 1 else None
+    settings = {
+        "voice": voice.name, "runtime": args.runtime, "texts": str(args.texts) if args.texts else "built-in",
+        "n_texts": len(texts), "repeats": repeats, "warmup": args.warmup, "seed": args.seed, "threads": args.threads,
+        "paragraph_words": len(PARAGRAPH.split()), "quick": bool(args.quick),
+    }
+    report = BenchReport(tuple(results), ratios, command_line(args), settings)
+    print_table(report)
+    if args.json is not None:
+        _LOG.info("wrote %s", report.write_json(args.json))
+    if args.csv is not None:
+        _LOG.info("wrote %s", report.write_csv(args.csv))
+    if args.plot is not None:
+        _LOG.info("wrote %s", report.plot_png(args.plot))
+    if args.markdown is not None:
+        Path(args.markdown).write_text(markdown_table(report), encoding="utf-8")
+        _LOG.info("wrote %s", args.markdown)
+    return 0
