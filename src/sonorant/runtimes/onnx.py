@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +141,14 @@ class OnnxRuntime:
         names = ("encode", "latent", "vocode")
         if not all((directory / f"{n}.onnx").is_file() for n in names):
             _LOG.info("exporting ONNX stage graphs to %s", directory)
-            export_stages(model, directory)
+            # Export beside the cache entry and rename, so an interrupted export never leaves a
+            # truncated graph under the final name.
+            staging = directory.with_name(f"{directory.name}.{os.getpid()}.tmp")
+            export_stages(model, staging)
+            try:
+                staging.rename(directory)
+            except OSError:  # another process finished first: use its graphs
+                shutil.rmtree(staging, ignore_errors=True)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -150,7 +159,12 @@ class OnnxRuntime:
         available = set(ort.get_available_providers())
         chosen = [p for p in (providers or ["CPUExecutionProvider"]) if p in available] or ["CPUExecutionProvider"]
         self.providers = chosen
-        self.sessions = {n: ort.InferenceSession(str(directory / f"{n}.onnx"), opts, providers=chosen) for n in names}
+        try:
+            self.sessions = {n: ort.InferenceSession(str(directory / f"{n}.onnx"), opts, providers=chosen)
+                             for n in names}
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise SonorantError(f"cannot load the ONNX stage graphs in {directory} ({exc.__class__.__name__}: {exc}); "
+                                "delete that directory to export them again") from None
 
     @staticmethod
     def _np(t: torch.Tensor) -> np.ndarray:
