@@ -26,12 +26,19 @@ __all__ = [
 
 
 def load_voice(
-    voice: str | Path | None = None, *, runtime: str = "eager", buckets: BucketConfig | None = None
+    voice: str | Path | None = None,
+    *,
+    runtime: str = "eager",
+    buckets: BucketConfig | None = None,
+    runtime_options: dict[str, object] | None = None,
+    warmup: bool = False,
 ) -> Voice:
     """Load a voice: None for the bundled default (joe, medium), a bundled name, or a Piper `.onnx` path.
 
-    `runtime` picks how the model runs: "eager" (PyTorch) or "onnx" (ONNX Runtime stage graphs,
-    exported once and cached under ~/.cache/sonorant/onnx).
+    `runtime` picks how the model runs: "eager" (PyTorch), "compile" (torch.compile), "onnx" (ONNX
+    Runtime stage graphs, exported once and cached), "xla" (PyTorch/XLA) or "tensorrt";
+    `runtime_options` go to that runtime's constructor. `warmup=True` runs every bucket shape once
+    before returning, so compiling runtimes never compile while serving.
     """
     from .voices.piper import load_piper_model, read_piper_config
     from .voices.registry import resolve_voice
@@ -43,4 +50,8 @@ def load_voice(
     files = resolve_voice(voice)
     config = read_piper_config(files.config)
     model = load_piper_model(files.model)
-    return Voice(model, config, files.name, files.model, runtime=make_runtime(runtime, model), buckets=buckets)
+    loaded = Voice(model, config, files.name, files.model, runtime=make_runtime(runtime, model, **(runtime_options or {})),
+                   buckets=buckets)
+    if warmup:
+        loaded.engine.warmup()
+    return loaded

@@ -18,8 +18,11 @@ def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speaker", default=None, help="speaker id or name (multi-speaker voices)")
     p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible audio")
     p.add_argument("--sentence-silence", type=float, default=0.0, help="seconds of silence between sentences")
-    p.add_argument("--runtime", default="eager", choices=["eager", "onnx"],
-                   help="how the model runs: eager PyTorch or ONNX Runtime (default: eager)")
+    from .bench.cli import RUNTIME_CHOICES
+
+    p.add_argument("--runtime", default="eager", choices=RUNTIME_CHOICES,
+                   help="how the model runs: eager PyTorch, torch.compile, ONNX Runtime, PyTorch/XLA or TensorRT "
+                        "(default: eager)")
 
 
 def _build_parser() -> argparse.ArgumentParser:

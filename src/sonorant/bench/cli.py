@@ -1,6 +1,6 @@
 """`sonorant bench`: measure a voice (optionally beside Piper) and print/write the report.
 
-    sonorant bench [--voice V] [--runtime {eager,onnx}] [--texts FILE] [--repeats N] [--warmup N]
+    sonorant bench [--voice V] [--runtime {eager,compile,onnx,xla,tensorrt}] [--texts FILE] [--repeats N] [--warmup N]
                    [--compare piper] [--json PATH] [--csv PATH] [--plot PATH] [--markdown PATH]
                    [--threads N] [--seed N] [--quick]
 
@@ -22,7 +22,7 @@ from ..errors import ConfigError
 
 _LOG = logging.getLogger(__name__)
 
-RUNTIME_CHOICES = ("eager", "onnx")
+RUNTIME_CHOICES = ("eager", "compile", "onnx", "xla", "tensorrt")
 """`sonorant.runtimes.RUNTIMES`, spelled out so building the parser does not import torch (a test checks)."""
 QUICK_TEXTS = 5
 """Texts in a `--quick` run (which also measures a single repeat)."""

@@ -1,5 +1,7 @@
-"""Runtimes execute models from outside (eager PyTorch, ONNX Runtime); pick one by name with `make_runtime`."""
+"""Runtimes execute models from outside (eager PyTorch, torch.compile, ONNX Runtime, PyTorch/XLA,
+TensorRT); pick one by name with `make_runtime`. Optional backends are imported only when chosen."""
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from .base import Runtime
@@ -10,18 +12,32 @@ if TYPE_CHECKING:
 
 __all__ = ["RUNTIMES", "EagerRuntime", "Runtime", "make_runtime"]
 
-RUNTIMES = ("eager", "onnx")
+_IMPLEMENTATIONS = {
+    "eager": (".eager", "EagerRuntime"),
+    "compile": (".compile", "CompileRuntime"),
+    "onnx": (".onnx", "OnnxRuntime"),
+    "xla": (".xla", "XlaRuntime"),
+    "tensorrt": (".tensorrt", "TensorRTRuntime"),
+}
+
+RUNTIMES = tuple(_IMPLEMENTATIONS)
 """Runtime names accepted by `make_runtime`, the CLI's --runtime and `load_voice(runtime=...)`."""
 
 
 def make_runtime(name: str, model: "Vits", **options: object) -> Runtime:
-    """Build the runtime called `name` around `model` (options go to its constructor)."""
+    """Build the runtime called `name` around `model` (options go to its constructor).
+
+    A runtime whose backend is not installed raises `ConfigError` naming what to install.
+    """
     from ..errors import ConfigError
 
-    if name == "eager":
-        return EagerRuntime(model, **options)  # type: ignore[arg-type]
-    if name == "onnx":
-        from .onnx import OnnxRuntime
-
-        return OnnxRuntime(model, **options)  # type: ignore[arg-type]
-    raise ConfigError(f"unknown runtime {name!r}: choose one of {', '.join(RUNTIMES)}")
+    if name not in _IMPLEMENTATIONS:
+        raise ConfigError(f"unknown runtime {name!r}: choose one of {', '.join(RUNTIMES)}")
+    module, cls = _IMPLEMENTATIONS[name]
+    try:
+        impl = getattr(import_module(module, __name__), cls)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(__name__):
+            raise ConfigError(f"runtime {name!r} is not available in this build of sonorant") from None
+        raise ConfigError(f"runtime {name!r} needs {exc.name!r}, which is not installed") from None
+    return impl(model, **options)
