@@ -125,8 +125,10 @@ class Voice:
             for i, (ids, scale) in enumerate(zip(sentences, scales))
         ]
 
-    def _prepare(self, text: str, cfg: ResolvedConfig) -> tuple[list[SentencePlan], list[Utterance], list[float]]:
-        """Plans, their utterances, and the silence (seconds) after each."""
+    def prepare(self, text: str, cfg: ResolvedConfig) -> tuple[list[SentencePlan], list[Utterance], list[float]]:
+        """What the engine runs for `text`: its plans, their utterances, and the silence (seconds) after each.
+
+        The server's scheduler uses this to batch sentences from many requests through one engine."""
         plans = self.plan(text, cfg.normalize_text)
         utts = self._utterances([p.ids for p in plans], cfg, [p.length_scale for p in plans])
         gaps = [
@@ -138,7 +140,7 @@ class Voice:
     def synthesize(self, text: str, cfg: SynthesisConfig | None = None) -> Audio:
         """Speak `text` (plain text, `[[ phonemes ]]` inline, or SSML) as one `Audio`."""
         resolved = self.resolve(cfg)
-        _, utts, gaps = self._prepare(text, resolved)
+        _, utts, gaps = self.prepare(text, resolved)
         pieces = self.engine.synthesize(utts)
         return Audio(_join(pieces, gaps, self.sample_rate), self.sample_rate, utts[0].seed)
 
@@ -163,7 +165,7 @@ class Voice:
         if isinstance(texts, str):
             raise TextError("synthesize_batch takes a list of texts; use synthesize for one text")
         resolved = self.resolve(cfg)
-        prepared = [self._prepare(t, resolved) for t in texts]
+        prepared = [self.prepare(t, resolved) for t in texts]
         utts = [u for _, text_utts, _ in prepared for u in text_utts]
         pieces = iter(self.engine.synthesize(utts))
         out = []
@@ -178,7 +180,7 @@ class Voice:
         windows (small first, larger later), so the first chunk arrives long before the sentence is done.
         The concatenated chunks equal `synthesize(text, cfg)` for the same seed."""
         resolved = self.resolve(cfg)
-        plans, utts, gaps = self._prepare(text, resolved)
+        plans, utts, gaps = self.prepare(text, resolved)
         for i, (plan, utt, gap) in enumerate(zip(plans, utts, gaps)):
             last_plan = i == len(utts) - 1
             for samples, end_of_plan in self.engine.stream(utt, stream_cfg):

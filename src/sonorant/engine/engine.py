@@ -111,6 +111,17 @@ class Engine:
             lo, hi = (w.core_start - w.start) * self.hop, (w.core_stop - w.start) * self.hop
             yield np.ascontiguousarray(audio[lo:hi], dtype=np.float32), k == len(plan) - 1
 
+    def warmup(self, batch_sizes: Sequence[int] = (1,), stream: StreamConfig | None = None) -> None:
+        """Build every graph a request can need before the first request: the runtime compiles its
+        shapes for these batch sizes, the bucket edges and the streaming window sizes. Runtimes that
+        run any shape (eager, onnx) have nothing to build and return at once."""
+        warm = getattr(self.runtime, "warmup", None)
+        if warm is None:
+            return
+        cfg = stream or StreamConfig()
+        sizes = sorted({w.size for w in windows(self.buckets.frame_edges[-1] * 2, self.context, cfg)})
+        warm(self.buckets, tuple(batch_sizes), tuple(sizes))
+
     @staticmethod
     def _vec(batch: Sequence[Utterance], field: str) -> torch.Tensor:
         return torch.tensor([getattr(u, field) for u in batch], dtype=torch.float32)

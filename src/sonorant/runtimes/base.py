@@ -36,3 +36,9 @@ class Runtime(Protocol):
     def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
         """Stage 2b: the decoder over (a window of) latent frames; audio [b, t * hop] on the CPU."""
         ...
+
+    # Optional: runtimes that compile per shape also define
+    #   warmup(buckets: BucketConfig, batch_sizes: tuple[int, ...], window_sizes: tuple[int, ...]) -> None
+    # which builds every graph for those batch sizes, the bucket edges and the streaming decoder window
+    # sizes, so that no request ever triggers a compilation (`Engine.warmup` calls it).
+
