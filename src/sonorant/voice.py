@@ -116,14 +116,20 @@ class Voice:
         return resolve_config(cfg, length_scale=c.length_scale, noise_scale=c.noise_scale, noise_w=c.noise_w,
                               num_speakers=self.num_speakers, speaker_id_map=c.speaker_id_map)
 
+    @staticmethod
+    def _base_seed(cfg: ResolvedConfig) -> int:
+        """The first utterance's seed (sentence i uses base + i): the configured one or a random one."""
+        return cfg.seed if cfg.seed is not None else secrets.randbits(31)
+
+    @staticmethod
+    def _utterance(ids: Sequence[int], seed: int, cfg: ResolvedConfig, scale: float = 1.0) -> Utterance:
+        return Utterance(tuple(ids), seed, cfg.length_scale * scale, cfg.noise_scale, cfg.noise_w, cfg.speaker_id)
+
     def _utterances(self, sentences: Sequence[Sequence[int]], cfg: ResolvedConfig,
                     scales: Sequence[float] | None = None) -> list[Utterance]:
-        base = cfg.seed if cfg.seed is not None else secrets.randbits(31)
+        base = self._base_seed(cfg)
         scales = scales or [1.0] * len(sentences)
-        return [
-            Utterance(tuple(ids), base + i, cfg.length_scale * scale, cfg.noise_scale, cfg.noise_w, cfg.speaker_id)
-            for i, (ids, scale) in enumerate(zip(sentences, scales))
-        ]
+        return [self._utterance(ids, base + i, cfg, scale) for i, (ids, scale) in enumerate(zip(sentences, scales))]
 
     def prepare(self, text: str, cfg: ResolvedConfig) -> tuple[list[SentencePlan], list[Utterance], list[float]]:
         """What the engine runs for `text`: its plans, their utterances, and the silence (seconds) after each.
@@ -177,17 +183,29 @@ class Voice:
     def stream(self, text: str, cfg: SynthesisConfig | None = None,
                stream_cfg: StreamConfig | None = None) -> Iterator[AudioChunk]:
         """Yield audio as soon as it is decoded: within each sentence the decoder runs over overlapping
-        windows (small first, larger later), so the first chunk arrives long before the sentence is done.
+        windows (small first, larger later), so the first chunk arrives long before the sentence is done,
+        and sentences are phonemized one at a time as the stream reaches them.
         The concatenated chunks equal `synthesize(text, cfg)` for the same seed."""
         resolved = self.resolve(cfg)
-        plans, utts, gaps = self.prepare(text, resolved)
-        for i, (plan, utt, gap) in enumerate(zip(plans, utts, gaps)):
-            last_plan = i == len(utts) - 1
+        _check_text(text)
+        plans = self._pipeline(resolved.normalize_text).iter_plans(text)
+        base = self._base_seed(resolved)
+        plan: SentencePlan | None = next(plans)
+        index = 0
+        while plan is not None:
+            utt = self._utterance(plan.ids, base + index, resolved, plan.length_scale)
+            following: SentencePlan | None = None
             for samples, end_of_plan in self.engine.stream(utt, stream_cfg):
-                if end_of_plan and gap > 0:
-                    samples = np.concatenate([samples, _silence(gap, self.sample_rate)])
-                yield AudioChunk(samples, self.sample_rate, plan.sentence_index, end_of_plan and last_plan,
+                if end_of_plan:
+                    following = next(plans, None)
+                    gap = plan.pause_after
+                    if following is not None and following.sentence_index != plan.sentence_index:
+                        gap += resolved.sentence_silence
+                    if gap > 0:
+                        samples = np.concatenate([samples, _silence(gap, self.sample_rate)])
+                yield AudioChunk(samples, self.sample_rate, plan.sentence_index, end_of_plan and following is None,
                                  text=plan.text, phoneme_ids=list(utt.ids))
+            plan, index = following, index + 1
 
 
 def _has_normalizer(lang: str) -> bool:

@@ -9,7 +9,7 @@ import torch
 
 import sonorant
 from sonorant.engine import StreamConfig, decoder_context_frames
-from sonorant.engine.streaming import windows
+from sonorant.engine.streaming import flow_context_frames, windows
 from sonorant.models.vits import Vits, VitsConfig
 
 
@@ -77,3 +77,42 @@ def test_synthesize_batch_equals_one_by_one(joe: sonorant.Voice) -> None:
         joe.synthesize_batch("not a list")
     with pytest.raises(sonorant.TextError):
         joe.synthesize_batch(["fine", "  "])
+
+
+def test_flow_context_covers_the_flows_receptive_field() -> None:
+    cfg = VitsConfig(n_vocab=10, inter_channels=8, hidden_channels=8, flow_hidden_channels=8, filter_channels=16,
+                     flow_kernel_size=5, flow_dilation_rate=2, flow_n_layers=3, n_flows=2)
+    torch.manual_seed(0)
+    flow = Vits(cfg).flow.eval()
+    for p in flow.parameters():  # the last WaveNet layer is zero at init in training code; make every path live
+        torch.nn.init.normal_(p, std=0.3)
+    z = torch.randn(1, 8, 120)
+    mask = torch.ones(1, 1, 120)
+    with torch.inference_mode():
+        base = flow(z, mask, None)
+        bumped = z.clone()
+        bumped[:, :, 60] += 1.0
+        moved = (flow(bumped, mask, None) - base).abs()[0].amax(dim=0)
+    touched = torch.nonzero(moved > 0).flatten()
+    reach = int(max(60 - touched.min(), touched.max() - 60))
+    assert 0 < reach <= flow_context_frames(cfg)
+
+
+def test_stream_plans_sentences_as_it_reaches_them(joe: sonorant.Voice, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sonorant.text.pipeline import TextPipeline
+
+    planned: list[str] = []
+    original = TextPipeline._plan_unit
+
+    def counting(self, unit, sentence_index):  # noqa: ANN001, ANN202
+        planned.append(unit.pieces[0].source)
+        return original(self, unit, sentence_index)
+
+    monkeypatch.setattr(TextPipeline, "_plan_unit", counting)
+    text = "First sentence here. Second one. Third one. Fourth one. Fifth and last."
+    stream = joe.stream(text, sonorant.SynthesisConfig(seed=1))
+    first = next(stream)
+    assert first.sentence_index == 0
+    assert len(planned) <= 2, f"only the first sentence (and one held for its pause) is planned: {planned}"
+    rest = list(stream)
+    assert len(planned) == 5 and rest[-1].is_last and rest[-1].sentence_index == 4

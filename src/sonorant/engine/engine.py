@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.vits import Vits
+from ..models.vits import Encoded, Vits
 from ..models.vits.noise import duration_noise, latent_noise
 from ..runtimes import EagerRuntime, Runtime
 from .buckets import BucketConfig, bucket_size
-from .streaming import StreamConfig, decoder_context_frames, windows
+from .streaming import StreamConfig, decoder_context_frames, flow_context_frames, windows
 
 _LOG = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class Engine:
         self.channels = model.cfg.inter_channels
         self.multi_speaker = model.cfg.n_speakers > 1
         self.context = decoder_context_frames(model.cfg)
+        self.flow_context = flow_context_frames(model.cfg)
 
     def synthesize(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[np.ndarray]:
         """Audio for each utterance, in input order; batches group utterances of similar length."""
@@ -63,8 +64,8 @@ class Engine:
                 out[i] = audio
         return [a for a in out if a is not None]
 
-    def _latent(self, batch: Sequence[Utterance]) -> tuple[torch.Tensor, list[int], torch.Tensor | None]:
-        """Stages 1 and 2a for a padded batch: (latent [b, c, t_y], frames per utterance, speaker emb)."""
+    def _encode(self, batch: Sequence[Utterance]) -> tuple[Encoded, list[int], torch.Tensor]:
+        """Stage 1 for a padded batch: (encoded, frames per utterance, latent noise [b, c, t_y bucket])."""
         static = self.runtime.static_shapes
         n_ids = [len(u.ids) for u in batch]
         width = bucket_size(max(n_ids), self.buckets.id_edges) if static else max(n_ids)
@@ -80,13 +81,27 @@ class Engine:
             ids, lengths, self._vec(batch, "noise_w"), self._vec(batch, "length_scale"), dur_noise, sid
         )
         frames = [int(f) for f in enc.frames.cpu().tolist()]  # the one host read: picks the frame bucket
-        n_frames = bucket_size(max(frames), self.buckets.frame_edges) if static else max(frames)
+        n_frames = self._frame_width(max(frames))
         z_noise = torch.stack([
             latent_noise(u.seed, f, self.channels, n_frames) if u.noise_scale > 0 else torch.zeros(self.channels, n_frames)
             for u, f in zip(batch, frames)
         ])
-        z = self.runtime.latent(enc, self._vec(batch, "noise_scale"), z_noise)
-        return z, frames, enc.g
+        return enc, frames, z_noise
+
+    def _frame_width(self, frames: int) -> int:
+        """Padded latent width for `frames` frames (exact for dynamic-shape runtimes)."""
+        return bucket_size(frames, self.buckets.frame_edges) if self.runtime.static_shapes else frames
+
+    def _latent(self, batch: Sequence[Utterance]) -> tuple[torch.Tensor, list[int], torch.Tensor | None]:
+        """Stages 1 and 2a for a padded batch: (latent [b, c, t_y], frames per utterance, speaker emb)."""
+        enc, frames, z_noise = self._encode(batch)
+        return self.runtime.latent(enc, self._vec(batch, "noise_scale"), z_noise), frames, enc.g
+
+    def latents(self, batch: Sequence[Utterance]) -> tuple[torch.Tensor, list[int], torch.Tensor | None]:
+        """Stages 1 and 2a for `batch`, padded as `run_batch` pads it: latent frames [b, c, t_y], each
+        utterance's frame count, and the speaker embedding (or None). The server's scheduler decodes
+        these in windows of its own choosing, batched across requests."""
+        return self._latent(batch)
 
     def run_batch(self, batch: Sequence[Utterance]) -> list[np.ndarray]:
         """One padded forward pass over `batch`; each result is trimmed to its utterance's length."""
@@ -99,15 +114,24 @@ class Engine:
         overlapping windows of latent frames and each piece is yielded as soon as it is decoded.
 
         Each window carries `self.context` frames of context on both sides, so the concatenated pieces
-        equal `run_batch([utterance])` (up to float rounding); the first window is small, for a fast start.
+        equal `run_batch([utterance])` (up to float rounding). The first window is small, and its latent
+        frames come from a flow run over just the frames it needs plus the flow's own reach, so the
+        first piece does not wait for the flow over the whole sentence.
         """
-        z, (n_frames,), g = self._latent([utterance])
+        enc, (n_frames,), z_noise = self._encode([utterance])
+        noise_scale = self._vec([utterance], "noise_scale")
         plan = list(windows(n_frames, self.context, cfg or StreamConfig()))
+        head = self._frame_width(plan[0].stop + self.flow_context)
+        z = None
+        if len(plan) > 1 and head < z_noise.shape[-1]:
+            z = self.runtime.latent(enc, noise_scale, z_noise[:, :, :head])  # exact on [0, head - reach)
         for k, w in enumerate(plan):
+            if k == 1 or z is None:
+                z = self.runtime.latent(enc, noise_scale, z_noise)
             size = w.size if self.runtime.static_shapes else w.stop - w.start
             chunk = torch.zeros(1, self.channels, max(size, w.stop - w.start), dtype=z.dtype, device=z.device)
             chunk[:, :, : w.stop - w.start] = z[:, :, w.start : w.stop]
-            audio = self.runtime.vocode(chunk, torch.tensor([w.stop - w.start]), g)[0].numpy()
+            audio = self.runtime.vocode(chunk, torch.tensor([w.stop - w.start]), enc.g)[0].numpy()
             lo, hi = (w.core_start - w.start) * self.hop, (w.core_stop - w.start) * self.hop
             yield np.ascontiguousarray(audio[lo:hi], dtype=np.float32), k == len(plan) - 1
 

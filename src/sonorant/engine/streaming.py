@@ -36,6 +36,13 @@ def decoder_context_frames(cfg: VitsConfig) -> int:
     return int(math.ceil(reach)) + 1
 
 
+def flow_context_frames(cfg: VitsConfig) -> int:
+    """Latent frames on each side that can influence one output frame of the inverse flows: each
+    coupling layer's WaveNet reaches (kernel - 1) / 2 * dilation frames per layer; the rest is 1x1."""
+    per_flow = sum((cfg.flow_kernel_size - 1) // 2 * cfg.flow_dilation_rate**i for i in range(cfg.flow_n_layers))
+    return cfg.n_flows * per_flow
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     """Window schedule for streaming one sentence's decoder."""

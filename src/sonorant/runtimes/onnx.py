@@ -20,11 +20,12 @@ from torch import nn
 
 from ..errors import SonorantError
 from ..models.vits import Encoded, Vits
+from .layout import conv2d_copy
 from .onnx_export import export_onnx
 
 _LOG = logging.getLogger(__name__)
 _OPSET = 17
-_FORMAT = "sonorant-vits-stages-1"
+_FORMAT = "sonorant-vits-stages-2"
 
 
 class _Encode(nn.Module):
@@ -47,12 +48,17 @@ class _Latent(nn.Module):
 
 
 class _Vocode(nn.Module):
-    def __init__(self, model: Vits) -> None:
-        super().__init__()
-        self.model = model
+    """The decoder with 2-D convolutions (see `layout.conv2d_copy`); `padded=False` leaves out the
+    masks, for batches whose rows all fill the window (the same samples, less work)."""
 
-    def forward(self, z, frames, g=None):  # noqa: ANN001, ANN201
-        return self.model.dec(z, frames, g=g)
+    def __init__(self, model: Vits, padded: bool = True) -> None:
+        super().__init__()
+        self.dec = conv2d_copy(model.dec)
+        self.padded = padded
+
+    def forward(self, z, *rest):  # noqa: ANN001, ANN201
+        frames, rest = (rest[0], rest[1:]) if self.padded else (None, rest)  # then the speaker embedding, if any
+        return self.dec(z.unsqueeze(2), frames, g=rest[0] if rest else None)  # [b, c, 1, t] in
 
 
 def model_key(model: Vits) -> str:
@@ -68,7 +74,7 @@ def model_key(model: Vits) -> str:
 
 
 def export_stages(model: Vits, directory: str | Path) -> dict[str, Path]:
-    """Write encode.onnx, latent.onnx and vocode.onnx for `model` into `directory`."""
+    """Write encode.onnx, latent.onnx, vocode.onnx and vocode_full.onnx (no padding) for `model` into `directory`."""
     directory = Path(directory)
     model = model.to("cpu", torch.float32).eval()
     cfg = model.cfg
@@ -112,6 +118,12 @@ def export_stages(model: Vits, directory: str | Path) -> dict[str, Path]:
             {"z": {0: "batch", 2: "frames"}, "frames": {0: "batch"}, "g": {0: "batch"}, "audio": {0: "batch", 1: "samples"}},
             opset=_OPSET,
         ),
+        "vocode_full": export_onnx(
+            _Vocode(model, padded=False), (z,) + g_in, directory / "vocode_full.onnx",
+            ["z"] + (["g"] if multi else []), ["audio"],
+            {"z": {0: "batch", 2: "frames"}, "g": {0: "batch"}, "audio": {0: "batch", 1: "samples"}},
+            opset=_OPSET,
+        ),
     }
     return paths
 
@@ -138,7 +150,7 @@ class OnnxRuntime:
         self.multi = model.cfg.n_speakers > 1
         root = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "sonorant" / "onnx"
         directory = root / model_key(model)
-        names = ("encode", "latent", "vocode")
+        names = ("encode", "latent", "vocode", "vocode_full")
         if not all((directory / f"{n}.onnx").is_file() for n in names):
             _LOG.info("exporting ONNX stage graphs to %s", directory)
             # Export beside the cache entry and rename, so an interrupted export never leaves a
@@ -186,7 +198,8 @@ class OnnxRuntime:
         return torch.from_numpy(self.sessions["latent"].run(None, feeds)[0])
 
     def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
-        feeds = {"z": self._np(z), "frames": self._np(frames)}
+        full = bool((frames == z.shape[-1]).all())  # no padding: the unmasked graph gives the same samples
+        feeds = {"z": self._np(z)} if full else {"z": self._np(z), "frames": self._np(frames)}
         if self.multi:
             feeds["g"] = self._np(g)
-        return torch.from_numpy(self.sessions["vocode"].run(None, feeds)[0])
+        return torch.from_numpy(self.sessions["vocode_full" if full else "vocode"].run(None, feeds)[0])

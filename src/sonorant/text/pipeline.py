@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -147,23 +147,37 @@ class TextPipeline:
 
     def plan(self, text: str) -> list[SentencePlan]:
         """The plans for ``text`` (plain or SSML), in order; raises :class:`TextError` (or :class:`SSMLError`)."""
+        return list(self.iter_plans(text))
+
+    def iter_plans(self, text: str) -> Iterator[SentencePlan]:
+        """The plans of :meth:`plan`, each produced when asked for, so a streaming caller can start
+        speaking the first sentence before the rest is phonemized. Input errors are raised before the
+        first plan; a text with nothing to speak raises :class:`TextError`."""
         if not isinstance(text, str):
             raise TextError(f"text must be a string, got {type(text).__name__}")
         if not text.strip():
             raise TextError("text is empty: give at least one word to speak")
         segments = parse_ssml(text, self.lang) if is_ssml(text) else [Segment(text=text)]
-        plans: list[SentencePlan] = []
+        return self._iter_units(self._units(segments), text)
+
+    def _iter_units(self, units: Sequence[_Unit], text: str) -> Iterator[SentencePlan]:
+        # The last plan is held back until the next sentence with speech is planned: a following
+        # sentence with nothing to speak still adds its pause to it.
+        held: Optional[SentencePlan] = None
         sentence_index = 0
-        for unit in self._units(segments):
+        for unit in units:
             unit_plans = self._plan_unit(unit, sentence_index)
             if unit_plans:
-                plans.extend(unit_plans)
+                if held is not None:
+                    yield held
+                yield from unit_plans[:-1]
+                held = unit_plans[-1]
                 sentence_index += 1
-            elif plans and unit.pause_after:
-                plans[-1] = replace(plans[-1], pause_after=plans[-1].pause_after + unit.pause_after)
-        if not plans:
+            elif held is not None and unit.pause_after:
+                held = replace(held, pause_after=held.pause_after + unit.pause_after)
+        if held is None:
             raise TextError(f"nothing to speak in {text[:60]!r}")
-        return plans
+        yield held
 
     def analyze(self, text: str) -> str:
         """A readable trace of :meth:`plan`: per plan, its text, normalized text, phonemes and ids."""

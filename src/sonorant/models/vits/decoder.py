@@ -1,4 +1,4 @@
-"""HiFi-GAN generator: latent frames -> waveform, with every convolution's input masked.
+"""HiFi-GAN generator: latent frames -> waveform, with every convolution's input masked (when padded).
 
 Masking each convolution's input makes a padded utterance produce exactly the samples it would
 produce alone: positions past its length are zero, as the zero padding of an unpadded run would be.
@@ -24,10 +24,10 @@ class ResBlock1(nn.Module):
         self.convs1 = nn.ModuleList(same_conv(channels, channels, kernel_size, dilation=d) for d in dilations)
         self.convs2 = nn.ModuleList(same_conv(channels, channels, kernel_size) for _ in dilations)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
-            xt = c1(F.leaky_relu(x, LRELU_SLOPE) * mask)
-            xt = c2(F.leaky_relu(xt, LRELU_SLOPE) * mask)
+            xt = c1(_masked(F.leaky_relu(x, LRELU_SLOPE), mask))
+            xt = c2(_masked(F.leaky_relu(xt, LRELU_SLOPE), mask))
             x = x + xt
         return x
 
@@ -39,9 +39,9 @@ class ResBlock2(nn.Module):
         super().__init__()
         self.convs = nn.ModuleList(same_conv(channels, channels, kernel_size, dilation=d) for d in dilations)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         for conv in self.convs:
-            x = x + conv(F.leaky_relu(x, LRELU_SLOPE) * mask)
+            x = x + conv(_masked(F.leaky_relu(x, LRELU_SLOPE), mask))
         return x
 
 
@@ -66,21 +66,37 @@ class Generator(nn.Module):
         if cfg.gin_channels:
             self.cond = nn.Conv1d(cfg.gin_channels, ch, 1)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
-        """x: [b, c, t] latent frames, lengths: [b] valid frames. Returns audio [b, t * hop]."""
-        t = x.shape[-1]
-        pos = torch.arange(t, device=x.device)
-        mask = (pos.unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(1).to(x.dtype)  # [b, 1, t]
-        x = self.conv_pre(x * mask)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None, g: torch.Tensor | None = None) -> torch.Tensor:
+        """x: [b, c, t] latent frames, lengths: [b] valid frames. Returns audio [b, t * hop].
+
+        `lengths=None` means no padding (every row has all t frames valid): the masks are then all ones
+        and are skipped, which gives the same samples with less memory traffic. x may also carry unit
+        axes between channels and time ([b, c, 1, t]) for a runtime that swaps in 2-D convolutions.
+        """
+        b, t = x.shape[0], x.shape[-1]
+        unit = [1] * (x.dim() - 2)  # singleton axes of a mask: [b, 1, (1,) t]
+        mask = None
+        if lengths is not None:
+            pos = torch.arange(t, device=x.device)
+            mask = (pos.unsqueeze(0) < lengths.unsqueeze(1)).to(x.dtype).view(b, *unit, t)  # [b, 1, t]
+            x = x * mask
+        x = self.conv_pre(x)
         if g is not None:
-            x = x + self.cond(g)
+            x = x + self.cond(g.view(*g.shape[:2], *unit[1:], 1))
         for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE) * mask)  # [b, c', t * r]
-            mask = mask.unsqueeze(-1).expand(-1, -1, -1, self.upsample_rates[i]).reshape(mask.shape[0], 1, -1)
+            x = up(_masked(F.leaky_relu(x, LRELU_SLOPE), mask))  # [b, c', t * r]
+            if mask is not None:
+                rate = self.upsample_rates[i]
+                mask = mask.unsqueeze(-1).expand(*mask.shape, rate).reshape(b, *unit, -1)
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
             acc = blocks[0](x, mask)
             for blk in blocks[1:]:
                 acc = acc + blk(x, mask)
             x = acc / self.num_kernels
-        x = self.conv_post(F.leaky_relu(x) * mask)  # [b, 1, T]
-        return torch.tanh(x).squeeze(1)
+        x = self.conv_post(_masked(F.leaky_relu(x), mask))  # [b, 1, T]
+        return torch.tanh(x).reshape(b, -1)
+
+
+def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """x with padded positions zeroed (x itself when there is no padding)."""
+    return x if mask is None else x * mask

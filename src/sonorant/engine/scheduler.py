@@ -1,0 +1,509 @@
+"""Cross-request dynamic batching: one worker thread owns the engines, and the sentences of concurrent
+requests share forward passes.
+
+A request is a list of utterances (its sentences) and the silence after each. Every sentence takes one
+*latent* pass (text encoder, durations, flows: `Engine.latents`), batched with other requests'
+sentences of the same id bucket, and then *decode* passes over windows of its latent frames, batched
+with other windows of the same size. Streaming requests use the small-first window schedule of
+`StreamConfig` (the first audio needs only a 16-frame window); whole-file requests use equal windows
+of the schedule's largest size, which carry little context overhead and batch without padding. Every
+window carries the decoder's receptive field as context on both sides, so the stitched audio equals
+`Engine.synthesize` (up to float rounding) whatever else shared the pass.
+
+Each step runs one pass, chosen earliest-deadline-first: audio that starts `t` seconds into a request
+is due `t` seconds after the request arrived (when a listener who started at once would need it). The
+first audio of a streaming request goes ahead of everything else, so first audio stays fast under load
+while streams that are ahead of their listeners wait. A decode pass covers at most `max_step_frames`
+padded frames, which bounds how long new work waits behind a running step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, SonorantError
+from .buckets import bucket_size
+from .engine import Engine, Utterance
+from .streaming import StreamConfig, Window, windows
+
+_LOG = logging.getLogger(__name__)
+
+_LATENT_COST = 0.4
+"""A latent pass costs about this fraction of a decode pass over the same frames (eager joe on CPU:
+encoder, durations and flows 2.9 s against the decoder's 6.9 s in the README's stage split)."""
+_FRAMES_PER_ID = 3.0
+"""Starting guess of latent frames per phoneme id, before an engine's first latent pass measures it."""
+
+
+class SchedulerBusy(SonorantError):
+    """The scheduler already holds `max_queue` requests; the caller should retry later."""
+
+
+class SchedulerClosed(SonorantError):
+    """The scheduler shut down before the request finished."""
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """Limits and window schedules of cross-request batching."""
+
+    max_batch: int = 4
+    """Most rows (sentences or decoder windows) in one forward pass."""
+    max_queue: int = 64
+    """Most requests held at once, running or waiting; `submit` refuses more with `SchedulerBusy`."""
+    batch_wait_ms: float = 5.0
+    """How long an idle worker waits for more requests to arrive before its first pass (0: none)."""
+    stream: StreamConfig = StreamConfig()
+    """Window schedule of streaming requests; whole-file requests use windows of its `max_frames`."""
+    max_step_frames: int = 640
+    """Most padded latent frames one decode pass covers (a latent pass: this over `_LATENT_COST`);
+    bounds how long a new request's first audio waits behind a running pass."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_queue", "max_step_frames"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.batch_wait_ms <= 10_000:
+            raise ConfigError(f"batch_wait_ms must be in 0..10000, got {self.batch_wait_ms!r}")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Audio of one request, in order: one decoder window (the sentence's silence follows its last one)."""
+
+    samples: np.ndarray
+    """Float32 mono samples in [-1, 1]."""
+    sentence: int
+    """Index of the utterance this piece belongs to."""
+    is_last: bool
+    """True for the request's final piece."""
+
+
+Sink = Callable[[Piece | BaseException], None]
+"""Receives a request's pieces in order, or the exception that ended it; called on the worker thread."""
+
+
+class SchedulerObserver(Protocol):
+    """Hooks for metrics and tests, called on the worker thread (they must not raise)."""
+
+    def on_batch(self, stage: str, rows: int, requests: int, frames: int, seconds: float) -> None:
+        """A forward pass ran: `stage` is "latent" or "decode"; `frames` are its padded latent frames."""
+
+    def on_piece(self, ticket: Ticket, index: int, samples: int) -> None:
+        """The `index`-th piece (0-based) of a request was handed to its sink."""
+
+    def on_finish(self, ticket: Ticket) -> None:
+        """A request ended; `ticket.status` says how (done, cancelled, failed)."""
+
+
+class Ticket:
+    """A submitted request: cancel it from any thread, or read its progress (written by the worker)."""
+
+    def __init__(self, request_id: int, streaming: bool, n_sentences: int, seed: int, sample_rate: int) -> None:
+        self.id = request_id
+        self.streaming = streaming
+        self.n_sentences = n_sentences
+        self.seed = seed
+        """Noise seed of the first utterance (sentence i uses seed + i)."""
+        self.sample_rate = sample_rate
+        self.submitted = time.monotonic()
+        self.first_audio: float | None = None
+        """`time.monotonic()` when the first piece went to the sink."""
+        self.finished: float | None = None
+        self.status = "queued"
+        """queued, running, done, cancelled or failed."""
+        self.frames_total: int | None = None
+        """Latent frames of the whole request, once every sentence's latent pass ran."""
+        self.frames_decoded = 0
+        """Latent frames whose audio was decoded (window cores)."""
+        self.pieces = 0
+        self.samples = 0
+        """Samples handed to the sink, silence included."""
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop this request: the worker drops its remaining work before its next pass."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether `cancel` was called."""
+        return self._cancel.is_set()
+
+    @property
+    def done(self) -> bool:
+        """Whether the request has ended (done, cancelled or failed)."""
+        return self.status in ("done", "cancelled", "failed")
+
+    def __repr__(self) -> str:
+        return f"Ticket({self.id}, {self.status}, streaming={self.streaming}, pieces={self.pieces})"
+
+
+class BlockingSink:
+    """A sink for synchronous callers: iterate it to get a request's pieces (exceptions re-raised)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Piece | BaseException] = queue.SimpleQueue()
+
+    def __call__(self, item: Piece | BaseException) -> None:
+        self._queue.put(item)
+
+    def __iter__(self) -> Iterator[Piece]:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item.is_last:
+                return
+
+    def audio(self) -> np.ndarray:
+        """All pieces joined (blocks until the request ends)."""
+        parts = [p.samples for p in self]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+class _Sentence:
+    """One utterance of a request: its latent once computed, its windows, and decoded pieces."""
+
+    def __init__(self, utt: Utterance, gap: int) -> None:
+        self.utt = utt
+        self.gap = gap
+        self.frames: int | None = None
+        self.z: torch.Tensor | None = None  # [1, c, frames]
+        self.g: torch.Tensor | None = None  # [1, gin, 1]
+        self.windows: list[Window] = []
+        self.pending: list[int] = []  # window indices not yet decoded
+        self.decoded: dict[int, np.ndarray] = {}
+        self.emitted = 0
+
+
+class _Request:
+    def __init__(self, ticket: Ticket, engine: Engine, sentences: list[_Sentence], sink: Sink,
+                 schedule: StreamConfig) -> None:
+        self.ticket = ticket
+        self.engine = engine
+        self.sentences = sentences
+        self.sink = sink
+        self.schedule = schedule
+        self.cursor = 0  # first sentence not fully emitted
+
+
+@dataclass(order=True)
+class _Item:
+    """One unit of ready work: a sentence's latent pass (window None) or one decoder window."""
+
+    priority: tuple[int, float, int]
+    request: _Request = field(compare=False)
+    sentence: _Sentence = field(compare=False)
+    window: int | None = field(compare=False, default=None)
+
+
+class Scheduler:
+    """Batches the sentences of concurrent requests through their engines on one worker thread."""
+
+    def __init__(self, config: SchedulerConfig | None = None, observer: SchedulerObserver | None = None) -> None:
+        self.config = config or SchedulerConfig()
+        self.observer = observer
+        self._cond = threading.Condition()
+        self._incoming: list[_Request] = []
+        self._active: list[_Request] = []
+        self._admitted = 0
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        self._frames_per_id: dict[int, float] = {}  # id(engine) -> running estimate
+
+    # --- public -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread (idempotent)."""
+        with self._cond:
+            if self._thread is None:
+                self._closing = False
+                self._thread = threading.Thread(target=self._run, name="sonorant-scheduler", daemon=True)
+                self._thread.start()
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Stop the worker after its current pass; unfinished requests get `SchedulerClosed`."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        with self._cond:
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def depth(self) -> int:
+        """Requests held now (running or waiting)."""
+        return self._admitted
+
+    def has_room(self) -> bool:
+        """Whether a new request would be admitted now."""
+        return self._admitted < self.config.max_queue
+
+    def submit(self, engine: Engine, utterances: Sequence[Utterance], gaps: Sequence[int], *, sample_rate: int,
+               streaming: bool, sink: Sink) -> Ticket:
+        """Queue a request: its utterances in order and the silence (samples) after each.
+
+        Pieces go to `sink` in order as they are decoded (streaming requests get a small first window).
+        Raises `SchedulerBusy` when `max_queue` requests are already held, `SchedulerClosed` after `close`.
+        """
+        if not utterances or len(gaps) != len(utterances):
+            raise ConfigError("a request needs at least one utterance and one gap per utterance")
+        schedule = self.config.stream
+        if not streaming:
+            schedule = StreamConfig(first_frames=schedule.max_frames, growth=1, max_frames=schedule.max_frames)
+        with self._cond:
+            if self._closing or self._thread is None:
+                raise SchedulerClosed("the speech scheduler is not running")
+            if self._admitted >= self.config.max_queue:
+                raise SchedulerBusy(f"server busy: {self._admitted} requests in progress (limit {self.config.max_queue})")
+            ticket = Ticket(next(self._ids), streaming, len(utterances), utterances[0].seed, sample_rate)
+            sentences = [_Sentence(u, int(g)) for u, g in zip(utterances, gaps)]
+            self._incoming.append(_Request(ticket, engine, sentences, sink, schedule))
+            self._admitted += 1
+            self._cond.notify_all()
+        return ticket
+
+    # --- worker -----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                idle = not self._active
+                while idle and not self._incoming and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    break
+                if idle and self.config.batch_wait_ms > 0:
+                    until = time.monotonic() + self.config.batch_wait_ms / 1000.0
+                    while len(self._incoming) < self.config.max_batch and not self._closing:
+                        left = until - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._cond.wait(left)
+                new, self._incoming = self._incoming, []
+            for r in new:
+                r.ticket.status = "running"
+                self._active.append(r)
+            for r in [r for r in self._active if r.ticket.cancelled]:
+                self._finish(r, "cancelled")
+            if not self._active:
+                continue
+            try:
+                self._step()
+            except Exception as exc:  # a bug in scheduling itself: fail what is running, keep the worker
+                _LOG.exception("scheduler step failed")
+                for r in list(self._active):
+                    self._finish(r, "failed", exc)
+        with self._cond:
+            leftover, self._incoming = self._active + self._incoming, []
+        self._active = []
+        for r in leftover:
+            self._finish(r, "failed", SchedulerClosed("the speech server is shutting down"))
+
+    def _step(self) -> None:
+        items = list(self._items())
+        if not items:
+            return
+        first = min(items)
+        if first.window is None:
+            batch = self._latent_batch(first, items)
+            self._guarded(batch, self._run_latent)
+        else:
+            batch = self._decode_batch(first, items)
+            self._guarded(batch, self._run_decode)
+
+    def _guarded(self, batch: list[_Item], run: Callable[[list[_Item]], None]) -> None:
+        try:
+            run(batch)
+        except Exception as exc:  # a failed pass fails its requests only; the server keeps serving
+            _LOG.exception("a forward pass failed; its requests end with an error")
+            for r in {id(i.request): i.request for i in batch}.values():
+                self._finish(r, "failed", exc)
+
+    def _items(self) -> Iterator[_Item]:
+        """Ready work of every active request with its priority (first audio, deadline, age)."""
+        for r in self._active:
+            t = r.ticket
+            hop = r.engine.hop
+            offset = 0.0  # samples into the request's audio
+            waiting_first = t.streaming and t.pieces == 0
+            for index, s in enumerate(r.sentences):
+                due = t.submitted + offset / t.sample_rate
+                if s.frames is None:
+                    first = waiting_first and index == 0
+                    yield _Item((0 if first else 1, due, t.id), r, s)
+                    offset += self._estimate_frames(r.engine, len(s.utt.ids)) * hop + s.gap
+                    continue
+                for k in s.pending:
+                    w = s.windows[k]
+                    first = waiting_first and index == 0 and k == 0
+                    yield _Item((0 if first else 1, due + w.core_start * hop / t.sample_rate, t.id), r, s, k)
+                offset += s.frames * hop + s.gap
+
+    def _estimate_frames(self, engine: Engine, n_ids: int) -> float:
+        return n_ids * self._frames_per_id.get(id(engine), _FRAMES_PER_ID)
+
+    def _latent_batch(self, first: _Item, items: list[_Item]) -> list[_Item]:
+        engine = first.request.engine
+        edges = engine.buckets.id_edges
+        bucket = bucket_size(len(first.sentence.utt.ids), edges)
+        same = sorted(i for i in items if i.window is None and i.request.engine is engine
+                      and bucket_size(len(i.sentence.utt.ids), edges) == bucket)
+        budget = self.config.max_step_frames / _LATENT_COST
+        batch: list[_Item] = []
+        longest = 0.0
+        for item in same:
+            longest = max(longest, self._estimate_frames(engine, len(item.sentence.utt.ids)))
+            if batch and (len(batch) >= self.config.max_batch or longest * (len(batch) + 1) > budget):
+                break
+            batch.append(item)
+        return batch
+
+    def _decode_batch(self, first: _Item, items: list[_Item]) -> list[_Item]:
+        engine = first.request.engine
+        size = first.sentence.windows[first.window].size
+        same = sorted(i for i in items if i.window is not None and i.request.engine is engine
+                      and i.sentence.windows[i.window].size == size)
+        static = engine.runtime.static_shapes
+        batch: list[_Item] = []
+        widest = 0
+        for item in same:
+            w = item.sentence.windows[item.window]
+            widest = max(widest, w.size if static else w.stop - w.start)
+            if batch and (len(batch) >= self.config.max_batch or widest * (len(batch) + 1) > self.config.max_step_frames):
+                break
+            batch.append(item)
+        return batch
+
+    def _run_latent(self, batch: list[_Item]) -> None:
+        engine = batch[0].request.engine
+        start = time.perf_counter()
+        z, frames, g = engine.latents([i.sentence.utt for i in batch])  # z: [b, c, t_y]
+        seconds = time.perf_counter() - start
+        for row, item in enumerate(batch):
+            s, f = item.sentence, frames[row]
+            s.frames = f
+            s.z = z[row : row + 1, :, :f].clone()  # [1, c, f]
+            s.g = None if g is None else g[row : row + 1].clone()  # [1, gin, 1]
+            s.windows = list(windows(f, engine.context, item.request.schedule))
+            s.pending = list(range(len(s.windows)))
+            t = item.request.ticket
+            if all(x.frames is not None for x in item.request.sentences):
+                t.frames_total = sum(x.frames or 0 for x in item.request.sentences)
+        n_ids = sum(len(i.sentence.utt.ids) for i in batch)
+        measured = sum(frames) / max(1, n_ids)
+        previous = self._frames_per_id.get(id(engine), measured)
+        self._frames_per_id[id(engine)] = 0.8 * previous + 0.2 * measured
+        width = z.shape[-1]
+        self._observe_batch("latent", batch, width * len(batch), seconds)
+
+    def _run_decode(self, batch: list[_Item]) -> None:
+        engine = batch[0].request.engine
+        static = engine.runtime.static_shapes
+        wins = [i.sentence.windows[i.window] for i in batch]
+        width = max(max(w.size, w.stop - w.start) if static else w.stop - w.start for w in wins)
+        z0 = batch[0].sentence.z
+        chunk = torch.zeros(len(batch), engine.channels, width, dtype=z0.dtype, device=z0.device)  # [b, c, width]
+        for row, (item, w) in enumerate(zip(batch, wins)):
+            chunk[row, :, : w.stop - w.start] = item.sentence.z[0, :, w.start : w.stop]
+        lengths = torch.tensor([w.stop - w.start for w in wins], dtype=torch.long)  # [b]
+        gs = [i.sentence.g for i in batch]
+        g = None if gs[0] is None else torch.cat(gs)  # [b, gin, 1]
+        start = time.perf_counter()
+        audio = engine.runtime.vocode(chunk, lengths, g).numpy()  # [b, width * hop]
+        seconds = time.perf_counter() - start
+        hop = engine.hop
+        for row, (item, w) in enumerate(zip(batch, wins)):
+            lo, hi = (w.core_start - w.start) * hop, (w.core_stop - w.start) * hop
+            item.sentence.decoded[item.window] = np.ascontiguousarray(audio[row, lo:hi], dtype=np.float32)
+            item.sentence.pending.remove(item.window)
+            item.request.ticket.frames_decoded += w.core_stop - w.core_start
+        self._observe_batch("decode", batch, width * len(batch), seconds)
+        for r in {id(i.request): i.request for i in batch}.values():
+            self._emit(r)
+
+    def _emit(self, r: _Request) -> None:
+        """Hand the request's decoded pieces to its sink, in order; finish it after the last one."""
+        t = r.ticket
+        while r.cursor < len(r.sentences):
+            s = r.sentences[r.cursor]
+            if s.frames is None:
+                return
+            while s.emitted < len(s.windows) and s.emitted in s.decoded:
+                samples = s.decoded.pop(s.emitted)
+                s.emitted += 1
+                end_of_sentence = s.emitted == len(s.windows)
+                if end_of_sentence and s.gap > 0:
+                    samples = np.concatenate([samples, np.zeros(s.gap, dtype=np.float32)])
+                last = end_of_sentence and r.cursor == len(r.sentences) - 1
+                if t.cancelled:
+                    self._finish(r, "cancelled")
+                    return
+                try:
+                    r.sink(Piece(samples, r.cursor, last))
+                except Exception as exc:  # the consumer is gone: stop its work
+                    _LOG.debug("sink of request %d failed (%s); cancelling it", t.id, exc)
+                    t.cancel()
+                    self._finish(r, "cancelled")
+                    return
+                if t.first_audio is None:
+                    t.first_audio = time.monotonic()
+                t.pieces += 1
+                t.samples += len(samples)
+                self._notify("on_piece", t, t.pieces - 1, len(samples))
+            if s.emitted < len(s.windows):
+                return
+            s.z = s.g = None  # free the latent of a finished sentence
+            r.cursor += 1
+        self._finish(r, "done")
+
+    def _finish(self, r: _Request, status: str, error: BaseException | None = None) -> None:
+        t = r.ticket
+        if t.done:
+            return
+        t.status = status
+        t.finished = time.monotonic()
+        if r in self._active:
+            self._active.remove(r)
+        with self._cond:
+            self._admitted -= 1
+        if error is not None:
+            try:
+                r.sink(error)
+            except Exception:  # the consumer is gone too; nothing more to tell it
+                _LOG.debug("could not report the failure of request %d", t.id)
+        self._notify("on_finish", t)
+
+    def _observe_batch(self, stage: str, batch: list[_Item], frames: int, seconds: float) -> None:
+        requests = len({id(i.request) for i in batch})
+        self._notify("on_batch", stage, len(batch), requests, frames, seconds)
+
+    def _notify(self, hook: str, *args: object) -> None:
+        if self.observer is None:
+            return
+        try:
+            getattr(self.observer, hook)(*args)
+        except Exception:  # observers are for metrics and tests; they never stop the worker
+            _LOG.exception("scheduler observer %s failed", hook)
