@@ -14,21 +14,8 @@ pytest.importorskip("whisper_normalizer")
 pytest.importorskip("jiwer")
 
 from sonorant.bench.asr import WhisperJudge  # noqa: E402
+from sonorant.bench.texts import PLAIN_SENTENCES as PLAIN  # noqa: E402
 
-PLAIN = [
-    "The weather is nice today.",
-    "Please close the door when you leave.",
-    "She bought fresh bread at the market.",
-    "My brother plays the guitar every evening.",
-    "We should plant more trees in the park.",
-    "The train was late again this morning.",
-    "Could you help me carry these boxes?",
-    "The children laughed at the funny clown.",
-    "He reads a book before going to sleep.",
-    "Our team won the game last night.",
-    "The river flows gently through the valley.",
-    "Turn left at the next traffic light.",
-]
 
 
 @pytest.mark.slow

@@ -24,6 +24,8 @@ _LOG = logging.getLogger(__name__)
 
 RUNTIME_CHOICES = ("eager", "compile", "onnx", "xla", "tensorrt")
 """`sonorant.runtimes.RUNTIMES`, spelled out so building the parser does not import torch (a test checks)."""
+PRECISION_CHOICES = ("fp32", "bf16", "fp16")
+"""`sonorant.runtimes.precision.PRECISIONS`, spelled out for the same reason."""
 QUICK_TEXTS = 5
 """Texts in a `--quick` run (which also measures a single repeat)."""
 
@@ -38,6 +40,8 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
     p.add_argument("--runtime", choices=RUNTIME_CHOICES, default="eager",
                    help="how sonorant runs the model (default: eager PyTorch)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
+                   help="decoder precision (default fp32; bf16/fp16 are fast only where the hardware has them)")
     p.add_argument("--texts", type=Path, default=None, metavar="FILE",
                    help="texts to speak, one per line (default: the built-in set of 22 sentences)")
     p.add_argument("--repeats", type=int, default=3, metavar="N", help="measured passes over the texts (default 3)")
@@ -62,7 +66,8 @@ def command_line(args: argparse.Namespace) -> str:
     """The `sonorant bench ...` command that reproduces `args` (defaults left out)."""
     parts = ["sonorant", "bench"]
     options: Sequence[tuple[str, Any, Any]] = (
-        ("--voice", args.voice, None), ("--runtime", args.runtime, "eager"), ("--texts", args.texts, None),
+        ("--voice", args.voice, None), ("--runtime", args.runtime, "eager"),
+        ("--precision", args.precision, "fp32"), ("--texts", args.texts, None),
         ("--repeats", args.repeats, 3),
         ("--warmup", args.warmup, 1), ("--compare", args.compare, None), ("--threads", args.threads, None),
         ("--seed", args.seed, 0), ("--json", args.json, None), ("--csv", args.csv, None),
@@ -113,9 +118,11 @@ def run_bench_command(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
 
     cfg = SynthesisConfig(seed=args.seed)
-    voice = load_voice(args.voice, runtime=args.runtime)
+    options = {"precision": args.precision} if args.precision != "fp32" else {}
+    voice = load_voice(args.voice, runtime=args.runtime, runtime_options=options, warmup=True)
     runtime = getattr(voice.engine.runtime, "name", "eager")
-    backends: list[Any] = [SonorantBackend(voice, cfg, f"sonorant-{runtime}")]
+    label = f"sonorant-{runtime}" + (f"-{args.precision}" if options else "")
+    backends: list[Any] = [SonorantBackend(voice, cfg, label)]
     if args.compare == "piper":
         from ..voices.registry import resolve_voice
         from .peers import PiperPeer
@@ -134,7 +141,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     ratios = compare_ratios(results[0], results[1]) if len(results) > 1 else None
     settings = {
-        "voice": voice.name, "runtime": args.runtime, "texts": str(args.texts) if args.texts else "built-in",
+        "voice": voice.name, "runtime": args.runtime, "precision": args.precision, "texts": str(args.texts) if args.texts else "built-in",
         "n_texts": len(texts), "repeats": repeats, "warmup": args.warmup, "seed": args.seed, "threads": args.threads,
         "paragraph_words": len(PARAGRAPH.split()), "quick": bool(args.quick),
     }

@@ -67,3 +67,19 @@ def load_texts(path: str | Path) -> list[str]:
     if not texts:
         raise ConfigError(f"texts file {path} has no texts: give one text per line (blank lines are skipped)")
     return texts
+
+PLAIN_SENTENCES: tuple[str, ...] = (
+    "The weather is nice today.",
+    "Please close the door when you leave.",
+    "She bought fresh bread at the market.",
+    "My brother plays the guitar every evening.",
+    "We should plant more trees in the park.",
+    "The train was late again this morning.",
+    "Could you help me carry these boxes?",
+    "The children laughed at the funny clown.",
+    "He reads a book before going to sleep.",
+    "Our team won the game last night.",
+    "The river flows gently through the valley.",
+    "Turn left at the next traffic light.",
+)
+"""Short everyday sentences without numbers or abbreviations: the intelligibility checks' reference texts."""

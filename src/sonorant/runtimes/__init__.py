@@ -40,4 +40,7 @@ def make_runtime(name: str, model: "Vits", **options: object) -> Runtime:
         if exc.name and exc.name.startswith(__name__):
             raise ConfigError(f"runtime {name!r} is not available in this build of sonorant") from None
         raise ConfigError(f"runtime {name!r} needs {exc.name!r}, which is not installed") from None
-    return impl(model, **options)
+    try:
+        return impl(model, **options)
+    except TypeError as exc:  # an option this runtime does not take
+        raise ConfigError(f"runtime {name!r}: {exc}") from None

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from ..models.vits import Encoded, Vits
+from .precision import decoder_dtype
 
 
 class EagerRuntime:
-    """Runs `Vits.encode` / `Vits.decode` directly; shapes need not be bucketed."""
+    """Runs `Vits.encode` / `Vits.latent` / the decoder directly; shapes need not be bucketed.
+
+    `precision` ("fp32", "bf16", "fp16") sets the decoder's dtype; everything before it stays fp32
+    (see `sonorant.runtimes.precision`).
+    """
 
     name = "eager"
     static_shapes = False
 
-    def __init__(self, model: Vits, device: str | torch.device = "cpu") -> None:
+    def __init__(self, model: Vits, device: str | torch.device = "cpu", precision: str = "fp32") -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.dtype = decoder_dtype(precision, self.device)
+        # A reduced-precision copy, so the voice's own fp32 model is left as it is.
+        self.dec = self.model.dec if self.dtype is torch.float32 else copy.deepcopy(self.model.dec).to(self.dtype)
 
     def encode(
         self,
@@ -40,5 +51,8 @@ class EagerRuntime:
     def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
         full = bool((frames == z.shape[-1]).all())  # no padding: skip the masks (same samples, less work)
         with torch.inference_mode():
-            audio = self.model.dec(z.to(self.device), None if full else frames.to(self.device), g=g)
+            audio = self.dec(
+                z.to(self.device, self.dtype), None if full else frames.to(self.device),
+                g=None if g is None else g.to(self.dtype),
+            )
         return audio.float().cpu()
