@@ -32,6 +32,25 @@ def test_bucket_size_picks_smallest_edge_and_rounds_past_the_last() -> None:
         bucket_size(0, edges)
 
 
+def test_bucket_defaults_per_device() -> None:
+    import torch
+
+    cpu, gpu = BucketConfig.for_device("cpu"), BucketConfig.for_device(torch.device("cuda", 0))
+    assert cpu == BucketConfig() and cpu.max_batch <= 4
+    assert gpu.max_batch > cpu.max_batch and gpu.id_edges == cpu.id_edges
+
+
+def test_streamed_head_flow_equals_full_flow_on_padded_runtime(joe: sonorant.Voice) -> None:
+    """The first window's latents come from a flow over a bucket-sized head; padded shapes agree too."""
+    utt = _utterances(joe, seed=2)[2]
+    engine = Engine(joe.model, _PaddedEager(joe.model))
+    full = engine.run_batch([utt])[0]
+    stitched = np.concatenate([piece for piece, _ in engine.stream(utt)])
+    head = engine._frame_width(16 + engine.context + engine.flow_context)
+    assert head < engine._frame_width(len(full) // joe.model.hop_length), "the head flow must be a shorter run"
+    assert len(stitched) == len(full) and float(np.max(np.abs(stitched - full))) <= 1e-4
+
+
 def _utterances(voice: sonorant.Voice, seed: int = 11) -> list[Utterance]:
     cfg = voice.resolve(sonorant.SynthesisConfig(seed=seed))
     ids = [voice.phoneme_ids(s)[0] for s in SENTENCES]

@@ -17,6 +17,15 @@ class BucketConfig:
     max_batch: int = 4
     """Most utterances in one forward pass."""
 
+    @classmethod
+    def for_device(cls, device: str | object = "cpu") -> "BucketConfig":
+        """Good defaults for a device kind: small batches on a CPU (a few cores gain nothing from
+        batching, and padding costs), large ones on an accelerator (one pass fills it better)."""
+        kind = str(getattr(device, "type", device)).split(":")[0]
+        if kind == "cpu":
+            return cls()
+        return cls(max_batch=32)
+
 
 def bucket_size(n: int, edges: tuple[int, ...]) -> int:
     """Smallest edge >= n, or n rounded up to a multiple of the largest edge."""

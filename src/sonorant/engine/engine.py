@@ -46,7 +46,7 @@ class Engine:
     def __init__(self, model: Vits, runtime: Runtime | None = None, buckets: BucketConfig | None = None) -> None:
         self.model = model
         self.runtime = runtime or EagerRuntime(model)
-        self.buckets = buckets or BucketConfig()
+        self.buckets = buckets or BucketConfig.for_device(getattr(self.runtime, "device", "cpu"))
         self.hop = model.hop_length
         self.channels = model.cfg.inter_channels
         self.multi_speaker = model.cfg.n_speakers > 1
