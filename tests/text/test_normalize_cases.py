@@ -147,6 +147,10 @@ CURRENCY: list[Case] = [
     ("99¢", "ninety-nine cents"),
     ("-$5", "minus five dollars"),
     ("It cost $3.", "It cost three dollars."),
+    ("a $5 bill", "a five dollar bill"),
+    ("a $2 million deal", "a two million dollar deal"),
+    ("a $0.99 app", "a ninety-nine cent app"),
+    ("She paid a $5 fee.", "She paid a five dollar fee."),
 ]
 
 TIMES: list[Case] = [
@@ -243,6 +247,11 @@ UNITS: list[Case] = [
     ("1 L", "one liter"),
     ("He is 6'2\" tall.", ["He is six foot two tall.", "He is six feet two inches tall."]),
     ("2 tsp sugar", "two teaspoons sugar"),
+    ("a 512 GB drive", "a five hundred twelve gigabyte drive"),
+    ("a 6 ft fence", "a six foot fence"),
+    ("a 5-10 kg bag", "a five to ten kilogram bag"),
+    ("The bag weighs 5 kg.", "The bag weighs five kilograms."),
+    ("It takes a 100 m dash and 5 km of road.", "It takes a one hundred meter dash and five kilometers of road."),
 ]
 
 ABBREVIATIONS: list[Case] = [
@@ -363,7 +372,7 @@ SYMBOLS: list[Case] = [
     ("meet @home", "meet at home"),
     ("2x faster", "two times faster"),
     ("the % sign", "the percent sign"),
-    ("a 90 ° turn", "a ninety degrees turn"),
+    ("a 90 ° turn", "a ninety degree turn"),
     ("#blessed", "hashtag blessed"),
     ("R&D", "R and D"),
     ("input -> output", "input to output"),

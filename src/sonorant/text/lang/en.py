@@ -129,6 +129,14 @@ def _plain_number(text: str, start: int, end: int, written: str) -> str:
     return num.number(written)
 
 
+def _attributive(text: str, start: int, end: int) -> bool:
+    """Whether an amount qualifies the noun after it ("a 5 kg bag", "a $5 bill": unit in the singular)."""
+    if words.prev_word(text, start).lower() not in ("a", "an"):
+        return False
+    after = words.next_word(text, end)
+    return bool(after) and after[0].islower()
+
+
 def _qty(m: re.Match[str]) -> str:
     text, sign, a, b = m.string, m.group("q_sign"), m.group("q_a"), m.group("q_b")
     unit, glued = m.group("q_unit"), m.group("q_glued")
@@ -147,7 +155,8 @@ def _qty(m: re.Match[str]) -> str:
         spoken = ("plus " if sign == "+" else "minus ") + spoken
     if names is not None:
         singular, plural = names
-        spoken += " " + (singular if b is None and num.is_one(a) else plural)
+        one = (b is None and num.is_one(a)) or _attributive(text, m.start(), m.end())
+        spoken += " " + (singular if one else plural)
     return spoken
 
 
@@ -163,7 +172,7 @@ def _money(m: re.Match[str]) -> str:
     a, b = m.group("c_a"), m.group("c_b")
     scale = _scale(m.group("c_sc"))
     if b is None:
-        spoken = num.money(a, symbol, scale)
+        spoken = num.money(a, symbol, scale, attributive=_attributive(m.string, m.start(), m.end()))
     else:
         scale_b = _scale(m.group("c_sc2")) or scale
         if scale is None and "." not in a:

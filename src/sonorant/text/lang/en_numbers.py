@@ -177,24 +177,28 @@ def mixed_fraction(whole: int, num: int, den: int) -> str:
 
 
 # ------------------------------------------------------------------------------------------- money
-def money(amount: str, currency: str, scale: Optional[str] = None) -> str:
+def money(amount: str, currency: str, scale: Optional[str] = None, attributive: bool = False) -> str:
     """An amount of money as written after its symbol: ("3.50", "$") -> "three dollars and fifty cents",
-    ("0.99", "$") -> "ninety-nine cents", ("1.5", "€", "million") -> "one point five million euros"."""
+    ("0.99", "$") -> "ninety-nine cents", ("1.5", "€", "million") -> "one point five million euros".
+
+    ``attributive``: the amount qualifies a noun ("a $5 bill", "a $2 million deal"): a whole amount
+    takes the singular ("a five dollar bill", "a two million dollar deal").
+    """
     singular, plural, sub_singular, sub_plural = CURRENCIES[currency]
     amount = amount.replace(",", "")
     if scale:
-        return f"{number(amount)} {scale} {plural}"
+        return f"{number(amount)} {scale} {singular if attributive else plural}"
     whole, _, frac = amount.partition(".")
     units = int(whole) if whole else 0
     if not frac.strip("0"):
-        return f"{integer(whole or '0')} {singular if units == 1 else plural}"
+        return f"{integer(whole or '0')} {singular if units == 1 or attributive else plural}"
     if len(frac) > 2 or sub_singular is None or sub_plural is None:
         return f"{number(amount)} {plural}"
     cents = int(frac.ljust(2, "0"))
     major = f"{integer(whole or '0')} {singular if units == 1 else plural}"
     if cents == 0:
         return major
-    minor = f"{cardinal(cents)} {sub_singular if cents == 1 else sub_plural}"
+    minor = f"{cardinal(cents)} {sub_singular if cents == 1 or (attributive and units == 0) else sub_plural}"
     return minor if units == 0 else f"{major} and {minor}"
 
 
