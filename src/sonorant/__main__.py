@@ -18,11 +18,13 @@ def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speaker", default=None, help="speaker id or name (multi-speaker voices)")
     p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible audio")
     p.add_argument("--sentence-silence", type=float, default=0.0, help="seconds of silence between sentences")
-    from .bench.cli import RUNTIME_CHOICES
+    from .bench.cli import PRECISION_CHOICES, RUNTIME_CHOICES
 
     p.add_argument("--runtime", default="eager", choices=RUNTIME_CHOICES,
                    help="how the model runs: eager PyTorch, torch.compile, ONNX Runtime, PyTorch/XLA or TensorRT "
                         "(default: eager)")
+    p.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES,
+                   help="decoder precision: fp32 (default), or bf16/fp16 where the hardware computes them natively")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -48,6 +50,14 @@ def _build_parser() -> argparse.ArgumentParser:
     from .bench.cli import add_bench_parser
 
     add_bench_parser(sub)
+
+    from .serve.cli import add_serve_parser
+
+    add_serve_parser(sub)
+
+    from .export import add_export_parser
+
+    add_export_parser(sub)
     return parser
 
 
@@ -68,7 +78,8 @@ def _speak(args: argparse.Namespace) -> int:
     cfg = SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
                           speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence,
                           normalize_text=not args.no_normalize)
-    voice = load_voice(args.voice, runtime=args.runtime)
+    options = {"precision": args.precision} if args.precision != "fp32" else {}
+    voice = load_voice(args.voice, runtime=args.runtime, runtime_options=options)
     if args.show_text:
         trace = voice.analyze(text, normalize=not args.no_normalize)
         print(trace, file=sys.stderr if out == "-" else sys.stdout)
@@ -113,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
             from .bench.cli import run_bench_command
 
             return run_bench_command(args)
+        if args.command == "export":
+            from .export import run_export_command
+
+            return run_export_command(args)
+        if args.command == "serve":
+            from .serve.cli import run_serve_command
+
+            return run_serve_command(args)
         return {"speak": _speak, "voices": _voices}[args.command](args)
     except SonorantError as exc:
         print(f"sonorant: error: {exc}", file=sys.stderr)

@@ -16,17 +16,45 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype(np.int16)
 
 
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+"""The only sample rates an Opus stream can have."""
+
+
+def opus_rate(sample_rate: int) -> int:
+    """The Opus rate audio at `sample_rate` is resampled to: the smallest one not below it."""
+    return next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1])
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Polyphase resampling (scipy) of mono float samples; the same array when the rates match."""
+    if rate_in == rate_out:
+        return samples
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(rate_in, rate_out)
+    return resample_poly(samples, rate_out // g, rate_in // g).astype(np.float32)
+
+
 def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
-    """Mono float samples -> bytes of a WAV (16-bit PCM), FLAC, or raw 16-bit little-endian PCM file."""
+    """Mono float samples -> bytes of a WAV (16-bit PCM), FLAC, MP3, Ogg Opus (resampled to an Opus rate,
+    see `opus_rate`), or raw 16-bit little-endian PCM file."""
     fmt = fmt.lower()
     if fmt == "pcm":
         return to_int16(samples).astype("<i2").tobytes()
-    if fmt not in ("wav", "flac"):
-        raise ConfigError(f"unsupported audio format {fmt!r}: use wav, flac or pcm")
+    if fmt not in ("wav", "flac", "mp3", "opus"):
+        raise ConfigError(f"unsupported audio format {fmt!r}: use wav, flac, mp3, opus or pcm")
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, to_int16(samples), sample_rate, format=fmt.upper(), subtype="PCM_16")
+    if fmt == "mp3":
+        sf.write(buf, samples, sample_rate, format="MP3", subtype="MPEG_LAYER_III")
+    elif fmt == "opus":
+        rate = opus_rate(sample_rate)
+        sf.write(buf, resample(samples, sample_rate, rate), rate, format="OGG", subtype="OPUS")
+    else:
+        sf.write(buf, to_int16(samples), sample_rate, format=fmt.upper(), subtype="PCM_16")
     return buf.getvalue()
 
 

@@ -47,3 +47,59 @@ def test_onnx_runtime_multi_speaker_and_cache_key(tiny_multi_speaker_voice, tmp_
     assert len(list(tmp_path.iterdir())) == 1
     with pytest.raises(sonorant.ConfigError):
         make_runtime("no-such-runtime", model)
+
+
+# --- execution providers --------------------------------------------------------------------------
+
+from sonorant.runtimes.onnx import _tensorrt_ep_options, export_stages, select_providers  # noqa: E402
+
+_ALL = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_provider_selection_falls_back_with_a_warning(caplog) -> None:  # noqa: ANN001
+    cpu_only = ["CPUExecutionProvider"]
+    with caplog.at_level("WARNING", logger="sonorant.runtimes.onnx"):
+        chosen = select_providers(["tensorrt", ("cuda", {"device_id": 1})], cpu_only, _ALL)
+    assert chosen == [("CPUExecutionProvider", {})]
+    assert "TensorrtExecutionProvider is not available" in caplog.text and "CUDAExecutionProvider" in caplog.text
+    both = [("CUDAExecutionProvider", {}), ("CPUExecutionProvider", {})]
+    assert select_providers(["cuda", "cpu"], _ALL, _ALL) == both
+    assert select_providers([("cuda", {"device_id": 1})], _ALL, _ALL)[0] == ("CUDAExecutionProvider", {"device_id": 1})
+    with pytest.raises(sonorant.ConfigError, match="not available"):
+        select_providers(["cuda"], cpu_only, _ALL, strict=True)
+    with pytest.raises(sonorant.ConfigError, match="unknown ONNX Runtime execution provider 'cdua'"):
+        select_providers(["cdua"], _ALL, _ALL)
+
+
+def test_onnx_runtime_asked_for_cuda_runs_on_the_cpu_and_says_so(tiny_x_low_voice, tmp_path, caplog) -> None:  # noqa: ANN001
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    model = tiny_x_low_voice.model
+    with caplog.at_level("WARNING", logger="sonorant.runtimes.onnx"):
+        runtime = OnnxRuntime(model, cache_dir=tmp_path, providers=["cuda", "cpu"])
+    assert runtime.active_providers == ["CPUExecutionProvider"] and "falling back" in caplog.text
+    utt = Utterance((1, 0, 5, 0, 9, 0, 2), 3, 1.0, 0.667, 0.8)
+    (a,), (b,) = Engine(model, EagerRuntime(model)).synthesize([utt]), Engine(model, runtime).synthesize([utt])
+    assert _snr_db(a, b) >= 60.0
+    with pytest.raises(sonorant.ConfigError, match="not available"):
+        OnnxRuntime(model, cache_dir=tmp_path, providers=["cuda"], strict_providers=True)
+    with pytest.raises(sonorant.ConfigError, match="TensorRT provider"):
+        OnnxRuntime(model, cache_dir=tmp_path, precision="fp16")
+
+
+def test_tensorrt_provider_options_span_the_buckets(tiny_multi_speaker_voice, tmp_path) -> None:  # noqa: ANN001
+    model = tiny_multi_speaker_voice.model
+    paths = export_stages(model, tmp_path)
+    buckets = sonorant.BucketConfig(id_edges=(32, 64), frame_edges=(64, 128, 256), max_batch=4)
+    enc = _tensorrt_ep_options("encode", paths["encode"], tmp_path, buckets, model, "fp16")
+    assert enc["trt_fp16_enable"] is False  # only the decoder runs in reduced precision
+    assert enc["trt_engine_cache_enable"] and (tmp_path / "tensorrt").is_dir()
+    shapes = {k: dict(item.split(":") for item in enc[k].split(",")) for k in
+              ("trt_profile_min_shapes", "trt_profile_opt_shapes", "trt_profile_max_shapes")}
+    assert shapes["trt_profile_min_shapes"]["ids"] == "1x1" and shapes["trt_profile_max_shapes"]["ids"] == "4x256"
+    assert shapes["trt_profile_opt_shapes"]["ids"] == "4x64" and shapes["trt_profile_max_shapes"]["sid"] == "4"
+    full = _tensorrt_ep_options("vocode_full", paths["vocode_full"], tmp_path, buckets, model, "fp16")
+    assert full["trt_fp16_enable"] is True and "frames" not in full["trt_profile_max_shapes"]
+    assert "z:4x32x1024" in full["trt_profile_max_shapes"] and "g:4x16x1" in full["trt_profile_max_shapes"]

@@ -13,165 +13,49 @@ window carries the decoder's receptive field as context on both sides, so the st
 Each step runs one pass, chosen earliest-deadline-first: audio that starts `t` seconds into a request
 is due `t` seconds after the request arrived (when a listener who started at once would need it). The
 first audio of a streaming request goes ahead of everything else, so first audio stays fast under load
-while streams that are ahead of their listeners wait. A decode pass covers at most `max_step_frames`
-padded frames, which bounds how long new work waits behind a running step.
+while streams that are ahead of their listeners wait. Other batches grow only while the pass's predicted
+time (from the measured seconds per padded frame of each engine and stage) stays within `max_step_ms`,
+which bounds how long new work waits behind a running pass on any hardware; passes for first audio
+take up to `max_batch` rows, since one pass for several new streams ends sooner for the last of them.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import torch
 
-from ..errors import ConfigError, SonorantError
+from ..errors import ConfigError
 from .buckets import bucket_size
 from .engine import Engine, Utterance
 from .streaming import StreamConfig, Window, windows
+from .tickets import (BlockingSink, Piece, SchedulerBusy, SchedulerClosed, SchedulerConfig, SchedulerObserver, Sink,
+                      Ticket)
+
+__all__ = ["BlockingSink", "Piece", "Scheduler", "SchedulerBusy", "SchedulerClosed", "SchedulerConfig",
+           "SchedulerObserver", "Sink", "Ticket"]
 
 _LOG = logging.getLogger(__name__)
 
-_LATENT_COST = 0.4
-"""A latent pass costs about this fraction of a decode pass over the same frames (eager joe on CPU:
-encoder, durations and flows 2.9 s against the decoder's 6.9 s in the README's stage split)."""
 _FRAMES_PER_ID = 3.0
 """Starting guess of latent frames per phoneme id, before an engine's first latent pass measures it."""
+_SECONDS_PER_FRAME = {"latent": 0.0005, "decode": 0.0015}
+"""Starting guesses of a pass's seconds per padded latent frame (eager joe on a 2-core CPU), replaced
+by running averages of each engine's measured passes."""
 
 
-class SchedulerBusy(SonorantError):
-    """The scheduler already holds `max_queue` requests; the caller should retry later."""
-
-
-class SchedulerClosed(SonorantError):
-    """The scheduler shut down before the request finished."""
-
-
-@dataclass(frozen=True)
-class SchedulerConfig:
-    """Limits and window schedules of cross-request batching."""
-
-    max_batch: int = 4
-    """Most rows (sentences or decoder windows) in one forward pass."""
-    max_queue: int = 64
-    """Most requests held at once, running or waiting; `submit` refuses more with `SchedulerBusy`."""
-    batch_wait_ms: float = 5.0
-    """How long an idle worker waits for more requests to arrive before its first pass (0: none)."""
-    stream: StreamConfig = StreamConfig()
-    """Window schedule of streaming requests; whole-file requests use windows of its `max_frames`."""
-    max_step_frames: int = 640
-    """Most padded latent frames one decode pass covers (a latent pass: this over `_LATENT_COST`);
-    bounds how long a new request's first audio waits behind a running pass."""
-
-    def __post_init__(self) -> None:
-        for name in ("max_batch", "max_queue", "max_step_frames"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 <= self.batch_wait_ms <= 10_000:
-            raise ConfigError(f"batch_wait_ms must be in 0..10000, got {self.batch_wait_ms!r}")
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Audio of one request, in order: one decoder window (the sentence's silence follows its last one)."""
-
-    samples: np.ndarray
-    """Float32 mono samples in [-1, 1]."""
-    sentence: int
-    """Index of the utterance this piece belongs to."""
-    is_last: bool
-    """True for the request's final piece."""
-
-
-Sink = Callable[[Piece | BaseException], None]
-"""Receives a request's pieces in order, or the exception that ended it; called on the worker thread."""
-
-
-class SchedulerObserver(Protocol):
-    """Hooks for metrics and tests, called on the worker thread (they must not raise)."""
-
-    def on_batch(self, stage: str, rows: int, requests: int, frames: int, seconds: float) -> None:
-        """A forward pass ran: `stage` is "latent" or "decode"; `frames` are its padded latent frames."""
-
-    def on_piece(self, ticket: Ticket, index: int, samples: int) -> None:
-        """The `index`-th piece (0-based) of a request was handed to its sink."""
-
-    def on_finish(self, ticket: Ticket) -> None:
-        """A request ended; `ticket.status` says how (done, cancelled, failed)."""
-
-
-class Ticket:
-    """A submitted request: cancel it from any thread, or read its progress (written by the worker)."""
-
-    def __init__(self, request_id: int, streaming: bool, n_sentences: int, seed: int, sample_rate: int) -> None:
-        self.id = request_id
-        self.streaming = streaming
-        self.n_sentences = n_sentences
-        self.seed = seed
-        """Noise seed of the first utterance (sentence i uses seed + i)."""
-        self.sample_rate = sample_rate
-        self.submitted = time.monotonic()
-        self.first_audio: float | None = None
-        """`time.monotonic()` when the first piece went to the sink."""
-        self.finished: float | None = None
-        self.status = "queued"
-        """queued, running, done, cancelled or failed."""
-        self.frames_total: int | None = None
-        """Latent frames of the whole request, once every sentence's latent pass ran."""
-        self.frames_decoded = 0
-        """Latent frames whose audio was decoded (window cores)."""
-        self.pieces = 0
-        self.samples = 0
-        """Samples handed to the sink, silence included."""
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        """Stop this request: the worker drops its remaining work before its next pass."""
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        """Whether `cancel` was called."""
-        return self._cancel.is_set()
-
-    @property
-    def done(self) -> bool:
-        """Whether the request has ended (done, cancelled or failed)."""
-        return self.status in ("done", "cancelled", "failed")
-
-    def __repr__(self) -> str:
-        return f"Ticket({self.id}, {self.status}, streaming={self.streaming}, pieces={self.pieces})"
-
-
-class BlockingSink:
-    """A sink for synchronous callers: iterate it to get a request's pieces (exceptions re-raised)."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Piece | BaseException] = queue.SimpleQueue()
-
-    def __call__(self, item: Piece | BaseException) -> None:
-        self._queue.put(item)
-
-    def __iter__(self) -> Iterator[Piece]:
-        while True:
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            if item.is_last:
-                return
-
-    def audio(self) -> np.ndarray:
-        """All pieces joined (blocks until the request ends)."""
-        parts = [p.samples for p in self]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+def _grid(frames: int) -> int:
+    """`frames` rounded up to a coarse grid (16 up to 128, then 32). Decode passes of a dynamic-shape
+    runtime are padded to it (exact: the decoder masks padding), so they come in a few dozen shapes
+    whose oneDNN kernels stay cached instead of being built anew for almost every pass."""
+    step = 16 if frames <= 128 else 32
+    return -(-frames // step) * step
 
 
 class _Sentence:
@@ -224,6 +108,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
         self._frames_per_id: dict[int, float] = {}  # id(engine) -> running estimate
+        self._cost: dict[tuple[int, str], float] = {}  # (id(engine), stage) -> seconds per padded frame
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -279,11 +164,16 @@ class Scheduler:
             if self._admitted >= self.config.max_queue:
                 raise SchedulerBusy(f"server busy: {self._admitted} requests in progress (limit {self.config.max_queue})")
             ticket = Ticket(next(self._ids), streaming, len(utterances), utterances[0].seed, sample_rate)
+            ticket._wake = self._wake
             sentences = [_Sentence(u, int(g)) for u, g in zip(utterances, gaps)]
             self._incoming.append(_Request(ticket, engine, sentences, sink, schedule))
             self._admitted += 1
             self._cond.notify_all()
         return ticket
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
     # --- worker -----------------------------------------------------------------------------------
 
@@ -311,21 +201,27 @@ class Scheduler:
             if not self._active:
                 continue
             try:
-                self._step()
+                worked = self._step()
             except Exception as exc:  # a bug in scheduling itself: fail what is running, keep the worker
                 _LOG.exception("scheduler step failed")
                 for r in list(self._active):
                     self._finish(r, "failed", exc)
+                continue
+            if not worked:  # every request waits for its reader: sleep until one reads, cancels or arrives
+                with self._cond:
+                    if not self._incoming and not self._closing:
+                        self._cond.wait(0.05)
         with self._cond:
             leftover, self._incoming = self._active + self._incoming, []
         self._active = []
         for r in leftover:
             self._finish(r, "failed", SchedulerClosed("the speech server is shutting down"))
 
-    def _step(self) -> None:
+    def _step(self) -> bool:
+        """Run one pass; False when no request has work that may run now."""
         items = list(self._items())
         if not items:
-            return
+            return False
         first = min(items)
         if first.window is None:
             batch = self._latent_batch(first, items)
@@ -333,6 +229,7 @@ class Scheduler:
         else:
             batch = self._decode_batch(first, items)
             self._guarded(batch, self._run_decode)
+        return True
 
     def _guarded(self, batch: list[_Item], run: Callable[[list[_Item]], None]) -> None:
         try:
@@ -344,8 +241,11 @@ class Scheduler:
 
     def _items(self) -> Iterator[_Item]:
         """Ready work of every active request with its priority (first audio, deadline, age)."""
+        max_unread = self.config.max_unread_s
         for r in self._active:
             t = r.ticket
+            if t.streaming and t.samples - t.samples_read > max_unread * t.sample_rate:
+                continue  # its reader is far behind: let it catch up first
             hop = r.engine.hop
             offset = 0.0  # samples into the request's audio
             waiting_first = t.streaming and t.pieces == 0
@@ -365,13 +265,31 @@ class Scheduler:
     def _estimate_frames(self, engine: Engine, n_ids: int) -> float:
         return n_ids * self._frames_per_id.get(id(engine), _FRAMES_PER_ID)
 
+    def _cost_of(self, engine: Engine, stage: str) -> float:
+        return self._cost.get((id(engine), stage), _SECONDS_PER_FRAME[stage])
+
+    def _learn_cost(self, engine: Engine, stage: str, frames: int, seconds: float) -> None:
+        measured = seconds / max(1, frames)
+        previous = self._cost.get((id(engine), stage), measured)
+        self._cost[(id(engine), stage)] = 0.7 * previous + 0.3 * measured
+
+    def _budget(self, first: _Item, engine: Engine, stage: str) -> float:
+        """Padded frames a pass led by `first` may cover. First audio is not limited (only by
+        `max_batch`): every row of such a pass is urgent, and one pass for several new streams ends
+        sooner for the last of them than one pass each."""
+        if first.priority[0] == 0:
+            return float("inf")
+        return self.config.max_step_ms / 1000.0 / self._cost_of(engine, stage)
+
     def _latent_batch(self, first: _Item, items: list[_Item]) -> list[_Item]:
+        """Latent passes of the same engine, id bucket and priority class as `first`, most urgent first."""
         engine = first.request.engine
         edges = engine.buckets.id_edges
         bucket = bucket_size(len(first.sentence.utt.ids), edges)
         same = sorted(i for i in items if i.window is None and i.request.engine is engine
+                      and i.priority[0] == first.priority[0]
                       and bucket_size(len(i.sentence.utt.ids), edges) == bucket)
-        budget = self.config.max_step_frames / _LATENT_COST
+        budget = self._budget(first, engine, "latent")
         batch: list[_Item] = []
         longest = 0.0
         for item in same:
@@ -387,12 +305,13 @@ class Scheduler:
         same = sorted(i for i in items if i.window is not None and i.request.engine is engine
                       and i.sentence.windows[i.window].size == size)
         static = engine.runtime.static_shapes
+        budget = self._budget(first, engine, "decode")
         batch: list[_Item] = []
         widest = 0
         for item in same:
             w = item.sentence.windows[item.window]
-            widest = max(widest, w.size if static else w.stop - w.start)
-            if batch and (len(batch) >= self.config.max_batch or widest * (len(batch) + 1) > self.config.max_step_frames):
+            widest = max(widest, w.size if static else _grid(w.stop - w.start))
+            if batch and (len(batch) >= self.config.max_batch or widest * (len(batch) + 1) > budget):
                 break
             batch.append(item)
         return batch
@@ -416,14 +335,15 @@ class Scheduler:
         measured = sum(frames) / max(1, n_ids)
         previous = self._frames_per_id.get(id(engine), measured)
         self._frames_per_id[id(engine)] = 0.8 * previous + 0.2 * measured
-        width = z.shape[-1]
-        self._observe_batch("latent", batch, width * len(batch), seconds)
+        padded = z.shape[-1] * len(batch)
+        self._learn_cost(engine, "latent", padded, seconds)
+        self._observe_batch("latent", batch, padded, seconds)
 
     def _run_decode(self, batch: list[_Item]) -> None:
         engine = batch[0].request.engine
         static = engine.runtime.static_shapes
         wins = [i.sentence.windows[i.window] for i in batch]
-        width = max(max(w.size, w.stop - w.start) if static else w.stop - w.start for w in wins)
+        width = max(max(w.size, w.stop - w.start) if static else _grid(w.stop - w.start) for w in wins)
         z0 = batch[0].sentence.z
         chunk = torch.zeros(len(batch), engine.channels, width, dtype=z0.dtype, device=z0.device)  # [b, c, width]
         for row, (item, w) in enumerate(zip(batch, wins)):
@@ -440,6 +360,7 @@ class Scheduler:
             item.sentence.decoded[item.window] = np.ascontiguousarray(audio[row, lo:hi], dtype=np.float32)
             item.sentence.pending.remove(item.window)
             item.request.ticket.frames_decoded += w.core_stop - w.core_start
+        self._learn_cost(engine, "decode", width * len(batch), seconds)
         self._observe_batch("decode", batch, width * len(batch), seconds)
         for r in {id(i.request): i.request for i in batch}.values():
             self._emit(r)

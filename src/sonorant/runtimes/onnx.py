@@ -3,7 +3,8 @@
 The stage graphs (encode, latent, vocode) are exported once per model and cached on disk under a key
 made of the weights, the model config, the exporter's inputs and the torch/onnx versions, so a stale
 graph is never used for a different model. Any ONNX Runtime execution provider can run them (CPU by
-default; CUDA or TensorRT where installed).
+default; CUDA or TensorRT where installed, chosen with the `providers` option and falling back, with a
+warning, to the next one listed and finally to the CPU).
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import SonorantError
+from ..errors import ConfigError, SonorantError
 from ..models.vits import Encoded, Vits
 from .layout import conv2d_copy
 from .onnx_export import export_onnx
+
+if TYPE_CHECKING:
+    from ..engine.buckets import BucketConfig
 
 _LOG = logging.getLogger(__name__)
 _OPSET = 17
@@ -128,6 +134,84 @@ def export_stages(model: Vits, directory: str | Path) -> dict[str, Path]:
     return paths
 
 
+PROVIDER_ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
+                    "tensorrt": "TensorrtExecutionProvider"}
+"""Short names accepted in the `providers` option beside ONNX Runtime's own provider names."""
+
+
+def select_providers(
+    requested: Sequence[str | tuple[str, Mapping[str, Any]]],
+    available: Sequence[str],
+    known: Sequence[str],
+    *,
+    strict: bool = False,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The execution providers to ask ONNX Runtime for, in preference order, each with its options.
+
+    Names may be ONNX Runtime's ("CUDAExecutionProvider") or aliases ("cuda"), optionally paired with
+    an options dict. A name ONNX Runtime does not know is a `ConfigError`; a known provider missing
+    from this onnxruntime build is skipped with a warning (a `ConfigError` when `strict`). The CPU
+    provider always comes last, so nodes other providers cannot run still run.
+    """
+    chosen: list[tuple[str, dict[str, Any]]] = []
+    for item in requested:
+        name, options = (item, {}) if isinstance(item, str) else (item[0], dict(item[1]))
+        full = PROVIDER_ALIASES.get(name.lower(), name) if isinstance(name, str) else name
+        if full not in known:
+            raise ConfigError(f"unknown ONNX Runtime execution provider {name!r}: use one of "
+                              f"{', '.join(PROVIDER_ALIASES)} or a name from onnxruntime.get_all_providers()")
+        if full not in available:
+            message = (f"ONNX Runtime provider {full} is not available in this onnxruntime build "
+                       f"(available: {', '.join(available)})")
+            if strict:
+                raise ConfigError(message)
+            _LOG.warning("%s; falling back to the next provider", message)
+            continue
+        if full not in (c[0] for c in chosen):
+            chosen.append((full, options))
+    if "CPUExecutionProvider" not in (c[0] for c in chosen):
+        chosen.append(("CPUExecutionProvider", {}))
+    return chosen
+
+
+def _tensorrt_ep_options(stage: str, onnx_path: Path, cache: Path, buckets: BucketConfig | None,
+                         model: Vits, precision: str) -> dict[str, Any]:
+    """TensorRT execution-provider options for one stage graph: engine and timing caches beside the
+    graphs, fp16 if asked, and one explicit profile spanning the buckets (so no shape rebuilds)."""
+    import onnx
+
+    from ..engine.buckets import BucketConfig
+    from .tensorrt import stage_profiles
+
+    present = {i.name for i in onnx.load(str(onnx_path), load_external_data=False).graph.input}
+    profiles = stage_profiles(model.cfg, buckets or BucketConfig(), range(1, (buckets or BucketConfig()).max_batch + 1))
+    stage_profiles_ = profiles[stage.removesuffix("_full")]  # vocode_full: vocode's inputs less `frames`
+    typical = stage_profiles_[(len(stage_profiles_) - 1) // 2]  # a middle bucket is the optimum
+    spans: dict[str, list[tuple[int, ...]]] = {}
+    for p in stage_profiles_:
+        for name, lo, _, hi in p.shapes:
+            if name in present:
+                old = spans.setdefault(name, [lo, lo, hi])
+                spans[name] = [tuple(map(min, old[0], lo)), old[1], tuple(map(max, old[2], hi))]
+    for name, _, opt, _ in typical.shapes:
+        if name in spans:
+            spans[name][1] = opt
+
+    def fmt(k: int) -> str:
+        return ",".join(f"{n}:{'x'.join(str(d) for d in v[k])}" for n, v in spans.items())
+
+    (cache / "tensorrt").mkdir(parents=True, exist_ok=True)
+    reduced = stage.startswith("vocode")  # only the decoder, as in the other runtimes (see .precision)
+    options: dict[str, Any] = {"trt_bf16_enable": True} if reduced and precision == "bf16" else {}
+    return options | {
+        "trt_fp16_enable": reduced and precision == "fp16",
+        "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache / "tensorrt"),
+        "trt_engine_cache_prefix": stage, "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": str(cache / "tensorrt"),
+        "trt_profile_min_shapes": fmt(0), "trt_profile_opt_shapes": fmt(1), "trt_profile_max_shapes": fmt(2),
+    }
+
+
 class OnnxRuntime:
     """Runs the exported stage graphs with ONNX Runtime; any sequence length, no buckets needed."""
 
@@ -138,14 +222,30 @@ class OnnxRuntime:
         self,
         model: Vits,
         *,
-        providers: list[str] | None = None,
+        providers: Sequence[str | tuple[str, Mapping[str, Any]]] | None = None,
         cache_dir: str | Path | None = None,
         threads: int | None = None,
+        strict_providers: bool = False,
+        buckets: BucketConfig | None = None,
+        precision: str = "fp32",
     ) -> None:
+        """`providers` lists execution providers in preference order ("cpu", "cuda", "tensorrt" or
+        ONNX Runtime's names, each optionally as (name, options)); unavailable ones are skipped with a
+        warning, or raise `ConfigError` with `strict_providers`. For the TensorRT provider, `buckets`
+        sets its shape profile and `precision` ("fp32", "fp16", "bf16") its kernels."""
         try:
             import onnxruntime as ort
         except ImportError:
             raise SonorantError("the onnx runtime needs onnxruntime: pip install 'sonorant[onnx]'") from None
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise ConfigError(f"unknown precision {precision!r}: choose fp32, fp16 or bf16")
+        if isinstance(providers, str):
+            providers = [providers]
+        chosen = select_providers(providers or ["CPUExecutionProvider"], ort.get_available_providers(),
+                                  ort.get_all_providers(), strict=strict_providers)
+        if precision != "fp32" and "TensorrtExecutionProvider" not in (name for name, _ in chosen):
+            raise ConfigError(f"precision {precision!r} needs ONNX Runtime's TensorRT provider "
+                              "(providers=['tensorrt']); the CPU and CUDA providers run these graphs in fp32")
         self.model = model
         self.multi = model.cfg.n_speakers > 1
         root = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "sonorant" / "onnx"
@@ -168,15 +268,28 @@ class OnnxRuntime:
         # Three sessions run one after another; spinning pools would steal the cores from each other
         # (and from PyTorch / the text front end) between runs.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        available = set(ort.get_available_providers())
-        chosen = [p for p in (providers or ["CPUExecutionProvider"]) if p in available] or ["CPUExecutionProvider"]
-        self.providers = chosen
-        try:
-            self.sessions = {n: ort.InferenceSession(str(directory / f"{n}.onnx"), opts, providers=chosen)
-                             for n in names}
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise SonorantError(f"cannot load the ONNX stage graphs in {directory} ({exc.__class__.__name__}: {exc}); "
-                                "delete that directory to export them again") from None
+        self.providers = [name for name, _ in chosen]
+        self.sessions = {}
+        for n in names:
+            path = directory / f"{n}.onnx"
+            stage_providers = []
+            for name, options in chosen:
+                if name == "TensorrtExecutionProvider":
+                    options = {**_tensorrt_ep_options(n, path, directory, buckets, model, precision), **options}
+                elif name == "CUDAExecutionProvider":
+                    options = {"device_id": 0, **options}
+                stage_providers.append((name, options))
+            try:
+                self.sessions[n] = ort.InferenceSession(str(path), opts, providers=stage_providers)
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+                raise SonorantError(f"cannot load the ONNX stage graphs in {directory} ({exc.__class__.__name__}: "
+                                    f"{exc}); delete that directory to export them again") from None
+            active = self.sessions[n].get_providers()
+            if active[:1] != self.providers[:1]:
+                _LOG.warning("ONNX Runtime runs the %s graph with %s although %s was asked for (see its log)",
+                             n, active[0] if active else "nothing", self.providers[0])
+        self.active_providers = self.sessions["vocode"].get_providers()
+        """The providers ONNX Runtime actually uses (it falls back on its own when one fails to load)."""
 
     @staticmethod
     def _np(t: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,225 @@
+"""`sonorant export`: write a voice as ONNX, either as sonorant's stage graphs or as a Piper voice.
+
+    sonorant export --format stages [--voice V] -o DIR [--static] [--id-edges 32,64,...]
+                    [--frame-edges 64,128,...] [--batch-sizes 1,4] [--window-sizes 58,74]
+    sonorant export --format piper [--voice V] -o VOICE.onnx
+
+`--format stages` writes the encode / latent / vocode graphs that sonorant's ONNX Runtime and TensorRT
+runtimes run: by default one graph per stage with dynamic batch / phoneme / frame axes; with
+`--static`, one graph per bucket, each with fixed shapes (encode per batch size x id bucket; latent
+and vocode per batch size x frame bucket, latent keeping its phoneme axis dynamic since only the
+path matrix sees it; vocode also per streaming window size at batch 1). A `manifest.json` lists every
+file with its inputs, outputs and shapes.
+
+`--format piper` writes `VOICE.onnx` + `VOICE.onnx.json` with Piper's inputs and outputs, which
+piper-tts (and anything else that runs Piper voices) loads as one of its own; the voice's own
+`.onnx.json` fields (phoneme map, espeak voice, speakers, inference defaults) are carried over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .models.vits import Vits
+
+_LOG = logging.getLogger(__name__)
+FORMATS = ("stages", "piper")
+"""Values of `--format`."""
+STAGES_FORMAT = "sonorant-stages-1"
+"""`format` field of a stage export's manifest.json."""
+
+
+def _edges(text: str | None, name: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        raise ConfigError(f"{name} takes comma-separated positive integers, got {text!r}") from None
+    if not values or values[0] < 1:
+        raise ConfigError(f"{name} takes comma-separated positive integers, got {text!r}")
+    return values
+
+
+def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `export` to an argparse sub-parser set; returns the new parser."""
+    p = subparsers.add_parser(
+        "export", help="write a voice as ONNX: sonorant's stage graphs, or a Piper-compatible voice",
+        description="Export a voice to ONNX. --format stages writes sonorant's encode/latent/vocode graphs "
+                    "(dynamic axes, or one per bucket with --static) into a directory; --format piper writes a "
+                    ".onnx + .onnx.json that piper-tts loads.",
+    )
+    p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
+    p.add_argument("--format", choices=FORMATS, default="stages", help="what to write (default: stages)")
+    p.add_argument("-o", "--output", required=True,
+                   help="stages: a directory; piper: the .onnx path (or a directory to write <voice>.onnx in)")
+    p.add_argument("--static", action="store_true", help="stages: one fixed-shape graph per bucket")
+    p.add_argument("--id-edges", default=None, help="stages --static: id bucket edges (default: BucketConfig's)")
+    p.add_argument("--frame-edges", default=None, help="stages --static: frame bucket edges (default: BucketConfig's)")
+    p.add_argument("--batch-sizes", default="1", help="stages --static: batch sizes (default: 1)")
+    p.add_argument("--window-sizes", default=None,
+                   help="stages --static: streaming decoder window sizes (default: those of the default StreamConfig)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17 for stages, 15 for piper)")
+    return p
+
+
+def run_export_command(args: argparse.Namespace) -> int:
+    """Run `sonorant export` for parsed `args`; returns the exit status."""
+    from .voices.piper import load_piper_model
+    from .voices.registry import resolve_voice
+
+    files = resolve_voice(args.voice)
+    model = load_piper_model(files.model)
+    out = Path(args.output).expanduser()
+    if args.format == "piper":
+        if args.static or args.id_edges or args.frame_edges or args.window_sizes:
+            raise ConfigError("--static and the bucket options apply to --format stages only")
+        target = out / f"{files.name}.onnx" if out.is_dir() or not out.suffix else out
+        if target.suffix != ".onnx":
+            raise ConfigError(f"a Piper voice is written to a .onnx path, got {target}")
+        config = json.loads(files.config.read_text(encoding="utf-8"))
+        path = export_piper(model, target, config, opset=args.opset or 15)
+        _LOG.info("wrote %s and %s.json", path, path.name)
+        return 0
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--format stages writes a directory, and {out} is a file")
+    from .engine.buckets import BucketConfig
+
+    default = BucketConfig()
+    buckets = BucketConfig(id_edges=_edges(args.id_edges, "--id-edges") or default.id_edges,
+                           frame_edges=_edges(args.frame_edges, "--frame-edges") or default.frame_edges)
+    manifest = export_stage_graphs(
+        model, out, static=args.static, buckets=buckets,
+        batch_sizes=_edges(args.batch_sizes, "--batch-sizes") or (1,),
+        window_sizes=_edges(args.window_sizes, "--window-sizes"), opset=args.opset or 17,
+        sample_rate=json.loads(files.config.read_text(encoding="utf-8")).get("audio", {}).get("sample_rate"),
+    )
+    _LOG.info("wrote %d graphs and manifest.json to %s", len(manifest["graphs"]), out)
+    return 0
+
+
+def export_piper(model: Vits, path: str | Path, config: dict[str, Any] | None = None, *, opset: int = 15) -> Path:
+    """Write `model` as a Piper voice (`path` + `path`.json); `config` is a Piper `.onnx.json` to carry over."""
+    from .voices.piper_export import export_piper_voice
+
+    return export_piper_voice(model, path, config, opset=opset)
+
+
+def export_stage_graphs(
+    model: Vits,
+    directory: str | Path,
+    *,
+    static: bool = False,
+    buckets: Any = None,
+    batch_sizes: Sequence[int] = (1,),
+    window_sizes: Sequence[int] | None = None,
+    opset: int = 17,
+    sample_rate: int | None = None,
+) -> dict[str, Any]:
+    """Write the stage graphs of `model` into `directory` with a manifest.json, and return the manifest.
+
+    Dynamic (default): encode.onnx, latent.onnx, vocode.onnx (+ vocode_full.onnx, the unmasked decoder
+    for windows without padding), as the ONNX Runtime runtime uses them. Static: one graph per bucket.
+    """
+    import torch
+
+    from .engine.buckets import BucketConfig
+    from .runtimes.cache import atomic_write_text
+    from .runtimes.onnx import export_stages, model_key
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu", torch.float32).eval()
+    cfg = model.cfg
+    if static:
+        buckets = buckets or BucketConfig()
+        if window_sizes is None:
+            from .runtimes.tensorrt import default_window_sizes
+
+            window_sizes = default_window_sizes(cfg, buckets)
+        graphs = _export_static(model, directory, buckets, batch_sizes, window_sizes, opset)
+    else:
+        paths = export_stages(model, directory)
+        graphs = [_describe(path, stage, None) for stage, path in paths.items()]
+    manifest = {
+        "format": STAGES_FORMAT, "static": static, "model_key": model_key(model), "opset": opset,
+        "sample_rate": sample_rate, "hop_length": cfg.hop_length, "n_speakers": cfg.n_speakers,
+        "inter_channels": cfg.inter_channels, "graphs": graphs,
+    }
+    atomic_write_text(directory / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    _LOG.info("exported %d stage graphs to %s", len(graphs), directory)
+    return manifest
+
+
+def _describe(path: Path, stage: str, bucket: dict[str, int] | None) -> dict[str, Any]:
+    """A manifest entry: file, stage, bucket, and each input/output with its shape (names for dynamic axes)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+
+    def dims(value: Any) -> list[int | str]:
+        return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+    return {"file": path.name, "stage": stage, "bucket": bucket,
+            "inputs": {i.name: dims(i) for i in graph.input}, "outputs": {o.name: dims(o) for o in graph.output}}
+
+
+def _export_static(model: Vits, directory: Path, buckets: Any, batch_sizes: Sequence[int],
+                   window_sizes: Sequence[int], opset: int) -> list[dict[str, Any]]:
+    import torch
+
+    from .runtimes.onnx import _Encode, _Latent, _Vocode
+    from .runtimes.onnx_export import export_onnx
+
+    cfg = model.cfg
+    multi = cfg.n_speakers > 1
+    c = cfg.inter_channels
+    graphs: list[dict[str, Any]] = []
+
+    def encode_inputs(b: int, t_x: int) -> tuple[torch.Tensor, ...]:
+        ids = torch.randint(1, cfg.n_vocab, (b, t_x), generator=torch.Generator().manual_seed(0))
+        ones = torch.ones(b)
+        sid = (torch.zeros(b, dtype=torch.long),) if multi else ()
+        return (ids, torch.full((b,), t_x, dtype=torch.long), ones, ones, torch.zeros(b, 2, t_x)) + sid
+
+    enc_names = ["ids", "lengths", "noise_w", "length_scale", "dur_noise"] + (["sid"] if multi else [])
+    enc_out = ["m_p", "logs_p", "durations", "frames"] + (["g"] if multi else [])
+    for b in sorted(set(batch_sizes)):
+        for t_x in buckets.id_edges:
+            path = export_onnx(_Encode(model), encode_inputs(b, t_x), directory / f"encode_b{b}_x{t_x}.onnx",
+                               enc_names, enc_out, {}, opset=opset)
+            graphs.append(_describe(path, "encode", {"batch": b, "phonemes": t_x}))
+        with torch.no_grad():
+            enc = model.encode(*encode_inputs(b, buckets.id_edges[0]))
+        g_in = (enc.g,) if multi else ()
+        for t_y in buckets.frame_edges:
+            z_noise = torch.zeros(b, c, t_y)
+            ones = torch.ones(b)
+            path = export_onnx(
+                _Latent(model), (enc.m_p, enc.logs_p, enc.durations, enc.frames, ones, z_noise) + g_in,
+                directory / f"latent_b{b}_y{t_y}.onnx",
+                ["m_p", "logs_p", "durations", "frames", "noise_scale", "z_noise"] + (["g"] if multi else []), ["z"],
+                {"m_p": {2: "phonemes"}, "logs_p": {2: "phonemes"}, "durations": {1: "phonemes"}}, opset=opset,
+            )
+            graphs.append(_describe(path, "latent", {"batch": b, "frames": t_y}))
+            path = export_onnx(_Vocode(model), (z_noise, torch.full((b,), t_y, dtype=torch.long)) + g_in,
+                               directory / f"vocode_b{b}_y{t_y}.onnx", ["z", "frames"] + (["g"] if multi else []),
+                               ["audio"], {}, opset=opset)
+            graphs.append(_describe(path, "vocode", {"batch": b, "frames": t_y}))
+    g1 = (torch.zeros(1, cfg.gin_channels, 1),) if multi else ()
+    for size in sorted(set(window_sizes)):
+        path = export_onnx(_Vocode(model), (torch.zeros(1, c, size), torch.tensor([size])) + g1,
+                           directory / f"vocode_b1_w{size}.onnx", ["z", "frames"] + (["g"] if multi else []),
+                           ["audio"], {}, opset=opset)
+        graphs.append(_describe(path, "vocode", {"batch": 1, "frames": size, "window": True}))
+    return graphs

@@ -1,0 +1,369 @@
+"""torch.compile (inductor) execution of a VITS voice: one graph per bucket, all built by `warmup()`.
+
+The model is wrapped from outside, stage by stage:
+
+- `encode` is compiled per (batch, id bucket);
+- `latent` is compiled per (batch, frame bucket), with the phoneme axis of its inputs marked dynamic:
+  only the path matrix [b, t_y, t_x] and its `bmm` see that axis (every convolution runs over the
+  frames), so one graph serves every id bucket instead of one per (id bucket x frame bucket) pair;
+- `vocode` is compiled per (batch, frame bucket) and per streaming window size.
+
+`warmup(buckets, batch_sizes, window_sizes)` runs every one of those shapes once, so no request ever
+compiles; a batch of a size that was not warmed up is padded to the next warmed-up size. Inductor's
+FX-graph and AOTAutograd caches are kept in a directory keyed by the model's weights and config, the
+torch version, the device and the compile options (`~/.cache/sonorant/compile/<key>` by default), so
+a second process loads the compiled code instead of building it, and never loads another model's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, SonorantError
+from ..models.vits import Encoded, Vits
+from .cache import CacheEntry, default_cache_root, versions, weights_digest
+
+_LOG = logging.getLogger(__name__)
+_FORMAT = "sonorant-compile-1"
+_SIGNATURES_IN_PROCESS: set[tuple] = set()
+"""Every (runtime, stage, shape) compiled in this process: dynamo's per-code-object cache limit must
+exceed it, because all compiled modules share `nn.Module`'s call code object."""
+
+
+class _EncodeStage(nn.Module):
+    def __init__(self, model: Vits) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, lengths, noise_w, length_scale, dur_noise, sid=None):  # noqa: ANN001, ANN201
+        e = self.model.encode(ids, lengths, noise_w, length_scale, dur_noise, sid)
+        return e.m_p, e.logs_p, e.durations, e.frames, e.g
+
+
+class _LatentStage(nn.Module):
+    def __init__(self, model: Vits) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, m_p, logs_p, durations, frames, noise_scale, z_noise, g=None):  # noqa: ANN001, ANN201
+        return self.model.latent(Encoded(m_p, logs_p, durations, frames, g), noise_scale, z_noise)
+
+
+class _VocodeStage(nn.Module):
+    def __init__(self, dec: nn.Module, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dec = dec
+        self.dtype = dtype
+
+    def forward(self, z, frames, g=None):  # noqa: ANN001, ANN201
+        # Always masked (even when nothing is padded): one graph per shape, and the mask multiplies
+        # fuse into the neighbouring kernels.
+        return self.dec(z.to(self.dtype), frames, g=None if g is None else g.to(self.dtype))
+
+
+def _signature(stage: str, tensors: Sequence[torch.Tensor | None], dynamic: Mapping[int, int]) -> tuple:
+    """What decides a graph: shapes (dynamic dims as -1), dtypes, and which optional inputs are None."""
+    sig = []
+    for i, t in enumerate(tensors):
+        if t is None:
+            sig.append(None)
+            continue
+        shape = list(t.shape)
+        if i in dynamic:
+            shape[dynamic[i]] = -1
+        sig.append((tuple(shape), str(t.dtype)))
+    return (stage, tuple(sig))
+
+
+def _copied(out: object) -> object:
+    """A stage's output (a tensor or a tuple of tensors / None) with every tensor cloned."""
+    if isinstance(out, tuple):
+        return tuple(None if t is None else t.clone() for t in out)
+    return out.clone()
+
+
+def _unaliased(args: tuple) -> tuple:
+    """`args` with any tensor that shares storage with an earlier one copied.
+
+    Dynamo guards on aliasing between inputs (`a is b`, views of one buffer), so inputs must alias
+    the same way on every call; here they never do. (Encode's outputs m_p / logs_p are two halves of
+    one buffer, but a padded batch gets fresh tensors.)
+    """
+    seen: set[int] = set()
+    out = []
+    for t in args:
+        if isinstance(t, torch.Tensor):
+            ptr = t.untyped_storage().data_ptr()
+            if ptr in seen:
+                t = t.clone()
+                ptr = t.untyped_storage().data_ptr()
+            seen.add(ptr)
+        out.append(t)
+    return tuple(out)
+
+
+@contextlib.contextmanager
+def _inductor_cache_dir(directory: Path) -> Iterator[None]:
+    """Point inductor's on-disk caches at `directory` while compiling.
+
+    Inductor reads its cache location from TORCHINDUCTOR_CACHE_DIR at each compile (no API takes a
+    path), so the explicit `cache_dir` option is applied by setting it around calls that compile,
+    and restored afterwards.
+    """
+    try:
+        from torch._inductor.utils import clear_caches
+    except ImportError:  # older torch: nothing memoizes the location
+        def clear_caches() -> None:
+            return None
+
+    saved = {k: os.environ.get(k) for k in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")}
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(directory)
+    os.environ["TRITON_CACHE_DIR"] = str(directory / "triton")
+    clear_caches()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        clear_caches()
+
+
+class CompileRuntime:
+    """Runs the stages as torch.compile'd (inductor) graphs, one per bucket shape; see the module doc."""
+
+    name = "compile"
+    static_shapes = True
+
+    def __init__(
+        self,
+        model: Vits,
+        *,
+        device: str | torch.device = "cpu",
+        cache_dir: str | Path | None = None,
+        mode: str | None = None,
+        options: Mapping[str, object] | None = None,
+        fullgraph: bool = True,
+        precision: str = "fp32",
+    ) -> None:
+        """`cache_dir` is the root of the keyed compile caches (default `~/.cache/sonorant/compile`);
+        `mode` is a torch.compile mode ("default", "reduce-overhead", "max-autotune", ...) and `options`
+        are inductor config patches applied on top of it (e.g. {"freezing": True}); `precision` is the
+        decoder's ("fp32", "bf16", "fp16"; see `sonorant.runtimes.precision`)."""
+        from torch._inductor import list_mode_options
+
+        from .precision import decoder_dtype
+
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("the compile runtime was asked for device 'cuda' but torch sees no CUDA device")
+        self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.dtype = decoder_dtype(precision, self.device)
+        # A reduced-precision copy, so the voice's own fp32 model is left as it is.
+        dec = self.model.dec if self.dtype is torch.float32 else copy.deepcopy(self.model.dec).to(self.dtype)
+        self.multi = model.cfg.n_speakers > 1
+        try:
+            patches = dict(list_mode_options(mode or "default", dynamic=False))
+        except RuntimeError as exc:
+            raise ConfigError(f"unknown torch.compile mode {mode!r}: {exc}") from None
+        patches.update(options or {})
+        patches.setdefault("fx_graph_cache", True)
+        self.inductor_options = patches
+        # CUDA graphs hand out outputs in a pool the next replay overwrites: copy them out.
+        self._copy_outputs = bool(patches.get("triton.cudagraphs"))
+        fields = {
+            "format": _FORMAT, "weights": weights_digest(model), "versions": versions(),
+            "device": self.device.type, "mode": mode or "default", "options": patches, "fullgraph": fullgraph,
+            "precision": precision,
+        }
+        root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "compile"
+        self.cache = CacheEntry(root, fields)
+        self.cache_dir = self.cache.open()
+        self.graphs: Counter[str] = Counter()
+        """Graphs inductor built (or loaded from the cache) per stage: one per shape signature."""
+        self.compile_seconds = 0.0
+        """Wall time spent in calls that compiled."""
+        self._seen: set[tuple] = set()
+        self._warm_batches: tuple[int, ...] = ()
+        self._warmed = False
+        stages = {"encode": _EncodeStage(model), "latent": _LatentStage(model), "vocode": _VocodeStage(dec, self.dtype)}
+        self._compiled = {
+            name: torch.compile(stage, backend=self._backend(name), fullgraph=fullgraph, dynamic=False)
+            for name, stage in stages.items()
+        }
+
+    # --- compilation ---------------------------------------------------------------------------------
+
+    def _backend(self, stage: str):  # noqa: ANN202
+        from torch._inductor.compile_fx import compile_fx
+
+        def backend(gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]):  # noqa: ANN202
+            compiled = compile_fx(gm, example_inputs, config_patches=dict(self.inductor_options))
+            self.graphs[stage] += 1
+            return compiled
+
+        return backend
+
+    def _call(self, stage: str, args: tuple, dynamic: Mapping[int, int] | None = None) -> object:
+        """Run a compiled stage; a shape signature seen for the first time compiles under the cache dir."""
+        dynamic = dynamic or {}
+        args = _unaliased(args)
+        for i, dim in dynamic.items():
+            torch._dynamo.mark_dynamic(args[i], dim)
+        sig = _signature(stage, args, dynamic)
+        with torch.no_grad():
+            if sig in self._seen:
+                out = self._compiled[stage](*args)
+                return _copied(out) if self._copy_outputs else out
+            if self._warmed:
+                _LOG.warning("compile runtime: building a graph for %s %s after warmup (this request waits for it); "
+                             "warm up with these sizes to avoid it", stage, sig[1])
+            self._raise_dynamo_limits(sig)
+            start = time.perf_counter()
+            try:
+                with _inductor_cache_dir(self.cache_dir):
+                    out = self._compiled[stage](*args)
+            except Exception as exc:  # dynamo wraps inductor's failures (a corrupt artifact among them)
+                out = self._rebuild(stage, args, exc)
+            self.compile_seconds += time.perf_counter() - start
+            self._seen.add(sig)
+            return _copied(out) if self._copy_outputs else out
+
+    def _rebuild(self, stage: str, args: tuple, exc: Exception) -> object:
+        """Retry a failed compile once in an emptied cache entry: a corrupt cached artifact (an
+        unloadable kernel library, say) then costs a rebuild; a failure without the cache is reported."""
+        _LOG.warning("compile runtime: building %s failed with the cache entry %s (%s: %s); emptying it and "
+                     "building again", stage, self.cache_dir, exc.__class__.__name__, str(exc).splitlines()[0][:200])
+        self.cache.wipe()
+        self.cache_dir = self.cache.open()
+        try:
+            with _inductor_cache_dir(self.cache_dir):
+                return self._compiled[stage](*args)
+        except Exception as again:
+            raise SonorantError(f"torch.compile could not build the {stage} stage ({again.__class__.__name__}: "
+                                f"{str(again).splitlines()[0][:300]}); the eager runtime needs no compiler") from again
+
+    def _raise_dynamo_limits(self, sig: tuple) -> None:
+        _SIGNATURES_IN_PROCESS.add((id(self), *sig))
+        needed = len(_SIGNATURES_IN_PROCESS) + 8
+        cfg = torch._dynamo.config
+        limit = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"
+        if getattr(cfg, limit) < needed:
+            setattr(cfg, limit, needed)
+        acc = "accumulated_recompile_limit"
+        if not hasattr(cfg, acc):  # older torch
+            acc = "accumulated_cache_size_limit"
+        if getattr(cfg, acc, needed) < needed:
+            setattr(cfg, acc, needed)
+
+    @property
+    def graphs_compiled(self) -> int:
+        """Total graphs built so far, over all stages."""
+        return sum(self.graphs.values())
+
+    # --- batch padding to warmed-up sizes ------------------------------------------------------------
+
+    def _batch_for(self, b: int) -> int:
+        """The warmed-up batch size a batch of `b` runs at (itself if none fits)."""
+        fits = [s for s in self._warm_batches if s >= b]
+        return min(fits) if fits else b
+
+    def _prep(self, t: torch.Tensor | None, rows: int, fill: float = 0) -> torch.Tensor | None:
+        """`t` padded to `rows` rows with `fill`, on the device, contiguous, as an ordinary tensor.
+
+        Guards compare strides and dispatch keys, so inputs must look alike whatever produced them
+        (a padded copy, a slice of another stage's output, an inference-mode tensor): everything is
+        made contiguous, run under no_grad, and inference tensors are copied out.
+        """
+        if t is None:
+            return None
+        if t.shape[0] != rows:
+            pad = torch.full((rows - t.shape[0], *t.shape[1:]), fill, dtype=t.dtype, device=t.device)
+            t = torch.cat([t, pad])
+        t = t.to(self.device).contiguous()
+        return t.clone() if t.is_inference() else t
+
+    # --- the Runtime protocol -----------------------------------------------------------------------
+
+    def encode(
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        noise_w: torch.Tensor,
+        length_scale: torch.Tensor,
+        dur_noise: torch.Tensor,
+        sid: torch.Tensor | None,
+    ) -> Encoded:
+        b = ids.shape[0]
+        rows = self._batch_for(b)
+        if self.multi and sid is None:
+            sid = torch.zeros(b, dtype=torch.long)
+        # Padding rows have length 1 (a lone pad id): every row's math stays finite and independent.
+        args = (self._prep(ids, rows), self._prep(lengths, rows, 1), self._prep(noise_w, rows),
+                self._prep(length_scale, rows, 1), self._prep(dur_noise, rows), self._prep(sid, rows))
+        m_p, logs_p, durations, frames, g = self._call("encode", args)
+        return Encoded(m_p[:b], logs_p[:b], durations[:b], frames[:b], None if g is None else g[:b])
+
+    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+        b = z_noise.shape[0]
+        rows = self._batch_for(b)
+        args = (self._prep(enc.m_p, rows), self._prep(enc.logs_p, rows), self._prep(enc.durations, rows),
+                self._prep(enc.frames, rows, 1), self._prep(noise_scale, rows), self._prep(z_noise, rows),
+                self._prep(enc.g, rows))
+        z = self._call("latent", args, dynamic={0: 2, 1: 2, 2: 1})  # the phoneme axis
+        return z[:b]
+
+    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        b = z.shape[0]
+        rows = self._batch_for(b)
+        args = (self._prep(z, rows), self._prep(frames, rows, 1), self._prep(g, rows))
+        audio = self._call("vocode", args)
+        return audio[:b].float().cpu()
+
+    # --- ahead-of-time compilation ------------------------------------------------------------------
+
+    def warmup(self, buckets: object, batch_sizes: Sequence[int], window_sizes: Sequence[int]) -> None:
+        """Build every graph for `batch_sizes` x the bucket edges, and the decoder at each streaming
+        window size: afterwards no request with those sizes compiles. Later batches run at the
+        smallest warmed-up size that holds them (padded with empty rows); streams at the smallest."""
+        id_edges = tuple(getattr(buckets, "id_edges"))
+        frame_edges = tuple(getattr(buckets, "frame_edges"))
+        sizes = tuple(sorted({int(s) for s in batch_sizes if int(s) > 0} | set(self._warm_batches)))
+        if not sizes:
+            raise ConfigError("warmup needs at least one positive batch size")
+        start, before = time.perf_counter(), self.graphs_compiled
+        self._warm_batches = sizes
+        c = self.model.cfg.inter_channels
+        for b in sizes:
+            for t_x in id_edges:
+                self._dummy_encode(b, t_x)
+            enc = self._dummy_encode(b, id_edges[0])
+            for t_y in frame_edges:
+                z = self.latent(enc, torch.zeros(b), torch.zeros(b, c, t_y))
+                self.vocode(z, torch.full((b,), t_y, dtype=torch.long), enc.g)
+        enc = self._dummy_encode(1, id_edges[0])
+        for size in sorted({int(s) for s in window_sizes}):
+            self.vocode(torch.zeros(1, c, size), torch.tensor([size]), enc.g)
+        self._warmed = True
+        _LOG.info("compile runtime: %d graphs ready in %.1f s (%d built or loaded now; cache %s)",
+                  len(self._seen), time.perf_counter() - start, self.graphs_compiled - before, self.cache_dir)
+
+    def _dummy_encode(self, b: int, t_x: int) -> Encoded:
+        ids = torch.zeros(b, t_x, dtype=torch.long)
+        ids[:, 0] = 1
+        sid = torch.zeros(b, dtype=torch.long) if self.multi else None
+        return self.encode(ids, torch.full((b,), t_x, dtype=torch.long), torch.ones(b), torch.ones(b),
+                           torch.zeros(b, 2, t_x), sid)

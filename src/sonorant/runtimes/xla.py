@@ -1,0 +1,242 @@
+"""PyTorch/XLA execution of a VITS voice: one compiled graph per stage and bucket shape.
+
+Each stage is traced lazily and cut with one `torch_xla.sync()`, so XLA compiles one graph per input
+shape and reuses it from its in-memory cache afterwards:
+
+- encode: one graph per (rows, id bucket);
+- latent: one graph per (rows, frame bucket). Length regulation (phoneme -> frame) is done on the
+  CPU with an index gather, which selects exactly what the model's path-matrix `bmm` selects; on the
+  device it would need a graph per (id bucket, frame bucket) pair (30 per batch size with the default
+  buckets), while on the CPU it costs well under a millisecond and no graph at all;
+- vocode: one graph per (rows, frame bucket) and per streaming window size; the decoder always runs
+  with its padding masks, so a full and a padded batch share a graph.
+
+Stage outputs come back to the CPU between stages (the engine reads frame counts there anyway and
+slices latent windows for streaming; on a host-attached device this is a plain copy). Batches smaller
+than a warmed batch size are padded with copies of their last row up to the next warmed size, so a
+handful of batch sizes covers every batch. `warmup` compiles every graph for the bucket edges ahead of
+time; a shape outside them (an input longer than the last bucket edge) compiles on first use and is
+logged.
+
+Which PJRT device runs the graphs is the caller's choice: set `PJRT_DEVICE` (CPU, TPU, CUDA, ...)
+before the process starts, or pass `device`. XLA:CPU cannot reload compiled executables, so the
+persistent compile cache (`cache_dir`) is only used on other devices.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ..engine.buckets import BucketConfig
+from ..errors import ConfigError
+from ..models.vits import Encoded, Vits
+from ..models.vits.layers import sequence_mask
+from .precision import decoder_dtype
+
+_LOG = logging.getLogger(__name__)
+_CACHE_PATH: str | None = None
+"""The persistent compile cache this process initialized (XLA allows one, set before any compile)."""
+
+
+def _import_xla():  # noqa: ANN202 - returns the torch_xla module
+    try:
+        import torch_xla
+        import torch_xla.runtime  # noqa: F401 - used as torch_xla.runtime
+    except ImportError as exc:  # missing, or built for another torch version
+        raise ConfigError(
+            f"the xla runtime needs torch-xla built for the installed torch ({torch.__version__}), e.g. "
+            "pip install torch==2.9.0 torch-xla==2.9.0 in its own environment, with the PJRT device chosen "
+            f"by the PJRT_DEVICE environment variable (e.g. PJRT_DEVICE=CPU); import failed: {exc}"
+        ) from None
+    return torch_xla
+
+
+def regulate(durations: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Tensor, t_y: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Length regulation on the CPU: per-phoneme prior statistics [b, c, t_x] spread over t_y frames.
+
+    Frame f takes phoneme j with start_j <= f < end_j (end = cumulative integral durations), found by
+    counting the ends <= f; frames past the utterance get zeros. This is the selection the model's
+    path matrix makes (`Vits.latent`), without the [b, t_y, t_x] product.
+    """
+    end = torch.cumsum(durations.to(torch.float32), dim=1)  # [b, t_x], exact integers
+    frame = torch.arange(t_y, dtype=end.dtype).expand(end.shape[0], t_y).contiguous()  # [b, t_y]
+    idx = torch.searchsorted(end, frame, right=True)  # [b, t_y]: phoneme index, t_x past the end
+    valid = (idx < end.shape[1]).unsqueeze(1).to(m_p.dtype)  # [b, 1, t_y]
+    idx = idx.clamp_max(end.shape[1] - 1).unsqueeze(1).expand(-1, m_p.shape[1], -1)  # [b, c, t_y]
+    return torch.gather(m_p, 2, idx) * valid, torch.gather(logs_p, 2, idx) * valid
+
+
+def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
+    """t with copies of its last row appended up to `rows` rows (a padded row computes like a real one)."""
+    extra = rows - t.shape[0]
+    return t if extra <= 0 else torch.cat([t, t[-1:].expand(extra, *t.shape[1:])])
+
+
+class XlaRuntime:
+    """Runs the model's stages as XLA graphs, one per bucket shape, on a PJRT device."""
+
+    name = "xla"
+    static_shapes = True
+
+    def __init__(
+        self,
+        model: Vits,
+        *,
+        device: str | torch.device | None = None,
+        cache_dir: str | Path | None = None,
+        precision: str = "fp32",
+    ) -> None:
+        """`device`: an XLA device such as "xla:0" (default: torch_xla's default device for the PJRT
+        device the process runs on). `cache_dir`: persistent compile cache directory (TPU/GPU only;
+        it must be given before the process compiles anything with XLA; entries are keyed by the
+        graph itself, so a cache is never reused for another model shape or torch-xla version).
+        `precision` ("fp32", "bf16", "fp16") is the decoder's dtype; the stages before it stay fp32
+        (see `sonorant.runtimes.precision`).
+
+        The model is copied to the device; `model` itself stays where it is.
+        """
+        xla = _import_xla()
+        self._xla = xla
+        if cache_dir is not None:
+            self._init_cache(Path(cache_dir))
+        try:
+            self.device = torch.device(device) if device is not None else xla.device()
+        except RuntimeError as exc:
+            raise ConfigError(f"no usable XLA device {device!r} (is PJRT_DEVICE set?): {exc}") from None
+        if self.device.type != "xla":
+            raise ConfigError(f"the xla runtime needs an XLA device, got {str(self.device)!r}")
+        self.model = copy.deepcopy(model).eval().to(self.device)
+        self.precision = precision
+        self.dtype = decoder_dtype(precision, self.device)
+        self.dec = self.model.dec if self.dtype is torch.float32 else copy.deepcopy(self.model.dec).to(self.dtype)
+        self.multi = model.cfg.n_speakers > 1
+        self.batch_sizes: tuple[int, ...] = ()
+        """Batch sizes compiled by `warmup`; smaller batches are padded up to the next of these."""
+        self._shapes: set[tuple[str, int, int]] = set()
+        self._warm = False
+
+    def _init_cache(self, root: Path) -> None:
+        global _CACHE_PATH
+        xr = self._xla.runtime
+        kind = xr.device_type()
+        if kind == "CPU":
+            _LOG.warning("XLA:CPU cannot reload compiled executables; the compile cache in %s is not used", root)
+            return
+        path = str(root / f"torch_xla-{self._xla.__version__}-{kind}")
+        if _CACHE_PATH == path:
+            return
+        if _CACHE_PATH is not None or self._xla._XLAC._xla_computation_cache_is_initialized():
+            raise ConfigError(
+                "the XLA compile cache can only be chosen once per process, before anything is compiled "
+                f"(this process already uses {_CACHE_PATH or 'no cache'})"
+            )
+        xr.initialize_cache(path, readonly=False)
+        _CACHE_PATH = path
+
+    def _rows(self, b: int) -> int:
+        """Rows a batch of b runs with: the smallest warmed batch size >= b, else b."""
+        return next((n for n in self.batch_sizes if n >= b), b)
+
+    def _note(self, stage: str, rows: int, size: int) -> None:
+        key = (stage, rows, size)
+        if key not in self._shapes:
+            self._shapes.add(key)
+            if self._warm:
+                _LOG.warning("xla: compiling %s for %d rows x %d, a shape warmup() did not build", stage, rows, size)
+
+    def _to(self, t: torch.Tensor, rows: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+        return _pad_rows(t.detach().cpu(), rows).to(self.device, dtype)
+
+    def _sync(self) -> None:
+        self._xla.sync()
+
+    def encode(
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        noise_w: torch.Tensor,
+        length_scale: torch.Tensor,
+        dur_noise: torch.Tensor,
+        sid: torch.Tensor | None,
+    ) -> Encoded:
+        """Stage 1 on the device (one graph per rows x id bucket); the results come back on the CPU."""
+        b, rows = ids.shape[0], self._rows(ids.shape[0])
+        self._note("encode", rows, ids.shape[1])
+        if self.multi and sid is None:
+            sid = torch.zeros(b, dtype=torch.long)
+        with torch.no_grad():
+            enc = self.model.encode(
+                self._to(ids, rows), self._to(lengths, rows), self._to(noise_w, rows), self._to(length_scale, rows),
+                self._to(dur_noise, rows), self._to(sid, rows) if self.multi else None,
+            )
+            self._sync()
+        return Encoded(*(None if t is None else t.cpu()[:b] for t in (enc.m_p, enc.logs_p, enc.durations, enc.frames, enc.g)))
+
+    def _prior_flows(
+        self, m: torch.Tensor, logs: torch.Tensor, z_noise: torch.Tensor, noise_scale: torch.Tensor,
+        frames: torch.Tensor, g: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The device part of `Vits.latent` after length regulation: prior sample, inverse flows, mask."""
+        t_y = z_noise.shape[2]
+        y_mask = sequence_mask(frames, t_y).unsqueeze(1).to(m.dtype)  # [b, 1, t_y]
+        z_p = m + z_noise * torch.exp(logs) * noise_scale.view(-1, 1, 1)  # [b, c, t_y]
+        return self.model.flow(z_p, y_mask, g) * y_mask  # [b, c, t_y]
+
+    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+        """Stage 2a: length regulation on the CPU, prior and flows on the device (one graph per rows x
+        frame bucket). Returns z [b, c, t_y] on the CPU."""
+        b, t_y = z_noise.shape[0], z_noise.shape[2]
+        rows = self._rows(b)
+        self._note("latent", rows, t_y)
+        m, logs = regulate(enc.durations.cpu(), enc.m_p.cpu(), enc.logs_p.cpu(), t_y)  # [b, c, t_y] each
+        g = self._to(enc.g, rows) if enc.g is not None else None
+        with torch.no_grad():
+            z = self._prior_flows(self._to(m, rows), self._to(logs, rows), self._to(z_noise, rows),
+                                  self._to(noise_scale, rows), self._to(enc.frames, rows), g)
+            self._sync()
+        return z.cpu()[:b]
+
+    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        """Stage 2b: the masked decoder (one graph per rows x frames); audio [b, t * hop] on the CPU."""
+        b, rows = z.shape[0], self._rows(z.shape[0])
+        self._note("vocode", rows, z.shape[-1])
+        with torch.no_grad():
+            audio = self.dec(self._to(z, rows, self.dtype), self._to(frames, rows),
+                             g=self._to(g, rows, self.dtype) if g is not None else None).float()  # [rows, t * hop]
+            self._sync()
+        return audio.cpu()[:b]
+
+    def warmup(self, buckets: BucketConfig, batch_sizes: Sequence[int], window_sizes: Sequence[int]) -> None:
+        """Compile every graph a request can need: encode per id edge, latent and vocode per frame edge,
+        for each batch size, and the batch-1 decoder for each streaming window size. Batch sizes add
+        to those of earlier warm-ups."""
+        if not batch_sizes or any(n < 1 for n in batch_sizes):
+            raise ConfigError(f"warmup needs positive batch sizes, got {tuple(batch_sizes)}")
+        self.batch_sizes = tuple(sorted(set(self.batch_sizes) | set(batch_sizes)))
+        cfg = self.model.cfg
+        started = time.perf_counter()
+        g = None
+        for rows in self.batch_sizes:
+            ones = torch.ones(rows)
+            sid = torch.zeros(rows, dtype=torch.long) if self.multi else None
+            for t_x in buckets.id_edges:
+                ids = torch.zeros(rows, t_x, dtype=torch.long)
+                enc = self.encode(ids, torch.full((rows,), t_x), ones, ones, torch.zeros(rows, 2, t_x), sid)
+                g = enc.g
+            for t_y in buckets.frame_edges:
+                frames = torch.full((rows,), t_y)
+                stats = torch.zeros(rows, cfg.inter_channels, 1)
+                self.latent(Encoded(stats, stats, torch.full((rows, 1), float(t_y)), frames, g), ones,
+                            torch.zeros(rows, cfg.inter_channels, t_y))
+                self.vocode(torch.zeros(rows, cfg.inter_channels, t_y), frames, g)
+        for size in window_sizes:  # streaming decodes one utterance at a time
+            self.vocode(torch.zeros(1, cfg.inter_channels, size), torch.tensor([size]), None if g is None else g[:1])
+        self._warm = True
+        _LOG.info("xla: %d graphs ready for batch sizes %s (%.1f s)", len(self._shapes), self.batch_sizes,
+                  time.perf_counter() - started)

@@ -1,0 +1,233 @@
+"""The speech service behind the HTTP and Wyoming front ends: preloaded voices, input limits, the text
+front end, and the batching scheduler, with an asyncio face.
+
+Voices are looked up by name among the ones loaded at start; a request never names a file, so no voice
+name reaches the file system. OpenAI's built-in voice names (alloy, echo, ...) are aliases of the
+default voice (the first one loaded), so clients that hard-code them work unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..config import SynthesisConfig
+from ..engine.scheduler import Piece, Scheduler, SchedulerBusy, SchedulerConfig, Ticket
+from ..engine.streaming import StreamConfig
+from ..errors import ConfigError, TextError, VoiceError
+from ..voice import Voice
+from .metrics import ServerMetrics
+
+_LOG = logging.getLogger(__name__)
+
+OPENAI_VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage",
+                 "shimmer", "verse")
+"""OpenAI's built-in voice names: aliases of the server's default voice."""
+
+__all__ = ["InputTooLong", "OPENAI_VOICES", "SchedulerBusy", "ServeConfig", "SpeechService", "SpeechStream",
+           "UnknownVoice"]
+
+
+class UnknownVoice(VoiceError):
+    """A request named a voice the server has not loaded."""
+
+    def __init__(self, name: str, available: Sequence[str]) -> None:
+        self.available = list(available)
+        super().__init__(f"unknown voice {name!r}: this server has {', '.join(self.available)} "
+                         f"(and OpenAI's voice names as aliases of {self.available[0]})")
+
+
+class InputTooLong(TextError):
+    """The input text is longer than the server's limit (it is refused, never cut)."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(f"input is {length} characters; this server accepts at most {limit} per request "
+                         "(split the text into several requests)")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Limits and batching settings of a speech server."""
+
+    max_chars: int = 4096
+    """Longest input text in characters (OpenAI's limit); longer inputs are refused with 413."""
+    max_queue: int = 64
+    """Most speech requests held at once; more are refused with 503 and Retry-After."""
+    max_batch: int = 4
+    """Most sentences or decoder windows in one forward pass."""
+    batch_wait_ms: float = 5.0
+    """How long an idle server waits for more requests to batch with the first one."""
+    max_step_ms: float = 300.0
+    """Target time of one forward pass: batches grow only within it (bounds how long new requests wait)."""
+    stream: StreamConfig = StreamConfig()
+    """Window schedule of streamed responses."""
+    retry_after_s: int = 1
+    """Seconds a refused client is told to wait (the Retry-After header)."""
+    max_body_bytes: int = 256 * 1024
+    """Largest HTTP request body; larger bodies are refused with 413 before they are parsed."""
+    api_key: str | None = field(default=None, repr=False)
+    """Bearer token every /v1 and /metrics request must carry (None: no authentication)."""
+    frontend_threads: int = 2
+    """Threads that run the text front end (normalization, espeak-ng) beside the model's worker."""
+    max_silence_s: float = 120.0
+    """Most seconds of silence one request may ask for (SSML breaks and sentence silence together)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_chars", "max_queue", "max_batch", "retry_after_s", "max_body_bytes",
+                     "frontend_threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.batch_wait_ms <= 10_000:
+            raise ConfigError(f"batch_wait_ms must be in 0..10000, got {self.batch_wait_ms!r}")
+        if not 0 < self.max_step_ms <= 60_000:
+            raise ConfigError(f"max_step_ms must be in (0, 60000], got {self.max_step_ms!r}")
+        if not self.max_silence_s >= 0:
+            raise ConfigError(f"max_silence_s must be >= 0, got {self.max_silence_s!r}")
+        if self.api_key is not None and not self.api_key.strip():
+            raise ConfigError("the API key is empty")
+
+    def scheduler_config(self) -> SchedulerConfig:
+        """The scheduler's share of these settings."""
+        return SchedulerConfig(max_batch=self.max_batch, max_queue=self.max_queue, batch_wait_ms=self.batch_wait_ms,
+                               stream=self.stream, max_step_ms=self.max_step_ms)
+
+
+class SpeechStream:
+    """One request's audio as it is decoded: `await next()` or `async for` over its pieces."""
+
+    def __init__(self, voice: Voice, streaming: bool, arrival: float, metrics: ServerMetrics) -> None:
+        self.voice = voice
+        self.sample_rate = voice.sample_rate
+        self.streaming = streaming
+        self.arrival = arrival
+        self.ticket: Ticket | None = None
+        self.first_audio: float | None = None
+        """`time.monotonic()` when the first piece reached this stream's reader."""
+        self.samples = 0
+        self.complete = False
+        self._metrics = metrics
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Piece | BaseException] = asyncio.Queue()
+
+    def _sink(self, item: Piece | BaseException) -> None:
+        """Called on the scheduler's thread; raises RuntimeError once the event loop is gone (the
+        scheduler then cancels the request)."""
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    async def next(self) -> Piece:
+        """The next piece (raises the error that ended the request, if any)."""
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        if self.ticket is not None:
+            self.ticket.read(len(item.samples))
+        now = time.monotonic()
+        if self.first_audio is None:
+            self.first_audio = now
+            if self.streaming:
+                self._metrics.ttfa.observe(now - self.arrival)
+        self.samples += len(item.samples)
+        if item.is_last:
+            self.complete = True
+            seconds = self.samples / self.sample_rate
+            self._metrics.audio_seconds.inc(seconds)
+            if seconds > 0:
+                self._metrics.rtf.observe((now - self.arrival) / seconds)
+        return item
+
+    async def __aiter__(self) -> AsyncIterator[Piece]:
+        while not self.complete:
+            yield await self.next()
+
+    def cancel(self) -> None:
+        """Drop the rest of this request's work (a no-op once it is complete)."""
+        if self.ticket is not None and not self.complete:
+            self.ticket.cancel()
+
+
+class SpeechService:
+    """Preloaded voices, limits and one scheduler, shared by every front end of a server."""
+
+    def __init__(self, voices: Sequence[Voice], config: ServeConfig | None = None,
+                 metrics: ServerMetrics | None = None) -> None:
+        if not voices:
+            raise ConfigError("a speech server needs at least one voice")
+        self.config = config or ServeConfig()
+        self.metrics = metrics or ServerMetrics()
+        self.voices: dict[str, Voice] = {}
+        for v in voices:
+            if v.name in self.voices:
+                raise ConfigError(f"two voices are named {v.name!r}; load each voice once")
+            self.voices[v.name] = v
+        self.default_voice = voices[0]
+        self.scheduler = Scheduler(self.config.scheduler_config(), observer=self.metrics)
+        self.metrics.track_queue(lambda: self.scheduler.depth)
+        self._frontend: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the scheduler and the front-end threads (idempotent)."""
+        if self._frontend is None:
+            self._frontend = ThreadPoolExecutor(self.config.frontend_threads, thread_name_prefix="sonorant-frontend")
+        self.scheduler.start()
+
+    def close(self) -> None:
+        """Stop the scheduler (running requests end with an error) and the front-end threads."""
+        self.scheduler.close()
+        if self._frontend is not None:
+            self._frontend.shutdown(wait=False, cancel_futures=True)
+            self._frontend = None
+
+    def find_voice(self, name: object) -> Voice:
+        """The loaded voice called `name` (OpenAI's voice names mean the default voice); UnknownVoice if none."""
+        if isinstance(name, str):
+            if name in self.voices:
+                return self.voices[name]
+            if name in OPENAI_VOICES:
+                return self.default_voice
+        raise UnknownVoice(str(name)[:100], list(self.voices))
+
+    def check_input(self, text: object) -> str:
+        """`text` if it is a string within the character limit; TextError or InputTooLong otherwise."""
+        if not isinstance(text, str):
+            raise TextError(f"input must be a string, got {type(text).__name__}")
+        if len(text) > self.config.max_chars:
+            raise InputTooLong(len(text), self.config.max_chars)
+        return text
+
+    async def speak(self, voice: Voice, text: str, cfg: SynthesisConfig | None = None, *,
+                    streaming: bool) -> SpeechStream:
+        """Queue `text` for synthesis; returns its stream at once (pieces follow as they are decoded).
+
+        Raises InputTooLong, TextError or ConfigError for bad input, SchedulerBusy when the queue is full.
+        """
+        arrival = time.monotonic()
+        self.check_input(text)
+        if not self.scheduler.has_room():
+            raise SchedulerBusy(f"server busy: {self.scheduler.depth} requests in progress")
+        if self._frontend is None:
+            raise ConfigError("the speech service is not started")
+        resolved = voice.resolve(cfg)
+        loop = asyncio.get_running_loop()
+        _, utterances, gaps = await loop.run_in_executor(self._frontend, voice.prepare, text, resolved)
+        if sum(gaps) > self.config.max_silence_s:
+            raise TextError(f"the input asks for {sum(gaps):.1f} s of silence; this server allows at most "
+                            f"{self.config.max_silence_s:g} s per request")
+        stream = SpeechStream(voice, streaming, arrival, self.metrics)
+        gap_samples = [int(round(g * voice.sample_rate)) for g in gaps]
+        stream.ticket = self.scheduler.submit(voice.engine, utterances, gap_samples, sample_rate=voice.sample_rate,
+                                              streaming=streaming, sink=stream._sink)
+        return stream
+
+    def warmup(self) -> None:
+        """Build every graph a request can need, for each voice (compiling runtimes; others return at once)."""
+        sizes = tuple(range(1, self.config.max_batch + 1))
+        for v in self.voices.values():
+            _LOG.info("warming up voice %s", v.name)
+            v.engine.warmup(batch_sizes=sizes, stream=self.config.stream)

@@ -1,0 +1,187 @@
+"""`sonorant export`, run through the CLI's `main`: Piper voices that piper-tts loads and that sound like
+sonorant, and stage graphs (dynamic or one per bucket) that ONNX Runtime runs to eager's audio."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_voices import TinyVoice, eager_audio, sample_ids, snr_db
+
+import sonorant
+from sonorant.__main__ import main
+from sonorant.engine import BucketConfig, Engine, Utterance
+from sonorant.runtimes import EagerRuntime
+from sonorant.voices.piper import load_piper_model
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def _piper_audio(piper, path: Path, ids: list[int], sid: int | None = None) -> np.ndarray:  # noqa: ANN001
+    voice = piper.PiperVoice.load(path, config_path=path.with_name(path.name + ".json"))
+    syn = piper.SynthesisConfig(speaker_id=sid, noise_scale=0.0, noise_w_scale=0.0, length_scale=1.0)
+    return voice.phoneme_ids_to_audio(ids, syn)
+
+
+def test_piper_export_of_a_tiny_voice_loads_in_piper(tiny_multi_speaker_voice: TinyVoice, tmp_path) -> None:  # noqa: ANN001
+    piper = pytest.importorskip("piper")
+    out = tmp_path / "exported"
+    out.mkdir()
+    voice = str(tiny_multi_speaker_voice.onnx_path)
+    assert main(["export", "--format", "piper", "--voice", voice, "-o", str(out)]) == 0
+    path = out / "en_US-tiny_multi.onnx"  # a directory gets <voice name>.onnx
+    config = json.loads(path.with_name(path.name + ".json").read_text())
+    source = json.loads(tiny_multi_speaker_voice.config_path.read_text())
+    for field in ("phoneme_id_map", "speaker_id_map", "audio", "espeak", "inference", "dataset"):
+        assert config[field] == source[field], field
+    model = load_piper_model(path)  # sonorant reads its own export back
+    snrs = []
+    for n, seed in ((5, 1), (40, 2)):
+        ids = sample_ids(n, seed)
+        for sid in range(3):
+            ref = eager_audio(tiny_multi_speaker_voice.model, ids, sid)
+            out_audio = _piper_audio(piper, path, ids, sid)
+            assert out_audio.shape == ref.shape
+            snrs.append(snr_db(ref, out_audio))
+            assert snr_db(ref, eager_audio(model, ids, sid)) >= 60.0
+    print(f"piper-tts on the exported tiny voice: min SNR {min(snrs):.1f} dB")
+    assert min(snrs) >= 50.0
+
+
+@pytest.mark.slow
+def test_piper_export_of_joe_matches_sonorant(joe: sonorant.Voice, tmp_path) -> None:  # noqa: ANN001
+    piper = pytest.importorskip("piper")
+    path = tmp_path / "joe-from-sonorant.onnx"
+    assert main(["export", "--format", "piper", "-o", str(path)]) == 0  # the default voice
+    voice = piper.PiperVoice.load(path, config_path=path.with_name(path.name + ".json"))
+    snrs = []
+    for text in ("The quick brown fox jumps over the lazy dog.", "Is this thing on?",
+                 "Sonorant writes Piper voices now, and piper speaks them."):
+        for phonemes in voice.phonemize(text):
+            ids = voice.phonemes_to_ids(phonemes)
+            ref = eager_audio(joe.model, ids, onednn=True)
+            out = _piper_audio(piper, path, ids)
+            assert out.shape == ref.shape
+            snrs.append(snr_db(ref, out))
+    print(f"joe exported by sonorant, run by piper-tts: min SNR {min(snrs):.1f} dB")
+    assert min(snrs) >= 50.0
+
+
+def _run_stages(sessions: dict[str, object], ids: np.ndarray, lengths: np.ndarray, sid: np.ndarray | None,
+                frames_width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """encode -> latent -> vocode with noise off; returns (audio [b, T], frames [b])."""
+    b, t_x = ids.shape
+    feeds = {"ids": ids, "lengths": lengths, "noise_w": np.zeros(b, np.float32),
+             "length_scale": np.ones(b, np.float32), "dur_noise": np.zeros((b, 2, t_x), np.float32)}
+    if sid is not None:
+        feeds["sid"] = sid
+    enc = dict(zip(["m_p", "logs_p", "durations", "frames", "g"], sessions["encode"].run(None, feeds)))
+    width = frames_width or int(enc["frames"].max())
+    c = enc["m_p"].shape[1]
+    lat = {k: enc[k] for k in ("m_p", "logs_p", "durations", "frames")}
+    lat |= {"noise_scale": np.zeros(b, np.float32), "z_noise": np.zeros((b, c, width), np.float32)}
+    if sid is not None:
+        lat["g"] = enc["g"]
+    (z,) = sessions["latent"].run(None, lat)
+    voc = {"z": z, "frames": enc["frames"]} | ({"g": enc["g"]} if sid is not None else {})
+    (audio,) = sessions["vocode"].run(None, voc)
+    return audio, enc["frames"]
+
+
+def _sessions(directory: Path, files: dict[str, str]) -> dict[str, object]:
+    return {stage: ort.InferenceSession(str(directory / name), providers=["CPUExecutionProvider"])
+            for stage, name in files.items()}
+
+
+def test_stage_export_with_dynamic_axes(tiny_multi_speaker_voice: TinyVoice, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "stages"
+    assert main(["export", "--voice", str(tiny_multi_speaker_voice.onnx_path), "-o", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "sonorant-stages-1" and not manifest["static"] and manifest["n_speakers"] == 3
+    files = {g["stage"]: g["file"] for g in manifest["graphs"]}
+    assert set(files) == {"encode", "latent", "vocode", "vocode_full"}
+    encode = next(g for g in manifest["graphs"] if g["stage"] == "encode")
+    assert encode["inputs"]["ids"] == ["batch", "phonemes"]
+    model = load_piper_model(tiny_multi_speaker_voice.onnx_path)
+    sessions = _sessions(out, {k: files[k] for k in ("encode", "latent", "vocode")})
+    utts = [Utterance(tuple(sample_ids(n, n)), n, 1.0, 0.0, 0.0, n % 3) for n in (4, 11, 23)]
+    ref = Engine(model, EagerRuntime(model)).synthesize(utts)
+    width = max(len(u.ids) for u in utts)
+    ids = np.zeros((3, width), np.int64)
+    for row, u in enumerate(utts):
+        ids[row, : len(u.ids)] = u.ids
+    lengths, sids = np.array([len(u.ids) for u in utts]), np.array([u.speaker_id for u in utts])
+    audio, frames = _run_stages(sessions, ids, lengths, sids)
+    for row, r in enumerate(ref):
+        got = audio[row, : int(frames[row]) * model.hop_length]
+        assert got.shape == r.shape and snr_db(r, got) >= 60.0
+
+
+def test_static_stage_export_has_one_graph_per_bucket(tiny_x_low_voice: TinyVoice, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "static"
+    args = ["export", "--format", "stages", "--static", "--voice", str(tiny_x_low_voice.onnx_path), "-o", str(out),
+            "--id-edges", "32", "--frame-edges", "64,128", "--batch-sizes", "1,2", "--window-sizes", "40"]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    graphs = manifest["graphs"]
+    assert manifest["static"] and len(graphs) == 2 * (1 + 2 + 2) + 1
+    buckets = {(g["stage"], g["bucket"]["batch"], g["bucket"].get("phonemes", g["bucket"].get("frames"))) for g in graphs}
+    assert buckets == {
+        ("encode", 1, 32), ("encode", 2, 32), ("latent", 1, 64), ("latent", 1, 128), ("latent", 2, 64),
+        ("latent", 2, 128), ("vocode", 1, 64), ("vocode", 1, 128), ("vocode", 2, 64), ("vocode", 2, 128),
+        ("vocode", 1, 40)}
+    for g in graphs:
+        for name, dims in g["inputs"].items():
+            dynamic = [d for d in dims if isinstance(d, str)]
+            # Only latent's phoneme axis stays dynamic (the path matrix is the one place it appears).
+            phonemes = g["stage"] == "latent" and name in ("m_p", "logs_p", "durations")
+            assert dynamic == (["phonemes"] if phonemes else []), (g["file"], name)
+        assert (out / g["file"]).is_file()
+    model = load_piper_model(tiny_x_low_voice.onnx_path)
+    utts = [Utterance(tuple(sample_ids(n, 40 + n)), 40 + n, 1.0, 0.0, 0.0) for n in (6, 13)]
+    ref = Engine(model, EagerRuntime(model)).synthesize(utts)
+    assert max(len(r) for r in ref) // model.hop_length <= 128
+    ids = np.zeros((2, 32), np.int64)
+    for row, u in enumerate(utts):
+        ids[row, : len(u.ids)] = u.ids
+    sessions = _sessions(out, {"encode": "encode_b2_x32.onnx", "latent": "latent_b2_y128.onnx",
+                               "vocode": "vocode_b2_y128.onnx"})
+    audio, frames = _run_stages(sessions, ids, np.array([len(u.ids) for u in utts]), None, frames_width=128)
+    assert audio.shape == (2, 128 * model.hop_length)
+    for row, r in enumerate(ref):
+        got = audio[row, : int(frames[row]) * model.hop_length]
+        assert got.shape == r.shape and snr_db(r, got) >= 60.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "piper", "-o", "voice.txt"], "onnx"),
+    (["--format", "piper", "--static", "-o", "v.onnx"], "stages only"),
+    (["--static", "--id-edges", "a,b", "-o", "dir"], "id-edges"),
+    (["--static", "--batch-sizes", "0", "-o", "dir"], "batch-sizes"),
+])
+def test_export_errors_are_one_line(tiny_x_low_voice: TinyVoice, tmp_path, capsys, args, message) -> None:  # noqa: ANN001
+    paths = ("voice.txt", "v.onnx", "dir")
+    argv = ["export", "--voice", str(tiny_x_low_voice.onnx_path)] + [str(tmp_path / a) if a in paths else a for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sonorant: error:") and message in err
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_stage_export_refuses_a_file_as_directory(tiny_x_low_voice: TinyVoice, tmp_path, capsys) -> None:  # noqa: ANN001
+    target = tmp_path / "taken"
+    target.write_text("a file")
+    assert main(["export", "--voice", str(tiny_x_low_voice.onnx_path), "-o", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err and target.read_text() == "a file"
+
+
+def test_export_stages_api_writes_the_runtime_graphs(tiny_x_low_voice: TinyVoice, tmp_path) -> None:  # noqa: ANN001
+    from sonorant.export import export_stage_graphs
+
+    manifest = export_stage_graphs(tiny_x_low_voice.model, tmp_path, static=True,
+                                   buckets=BucketConfig(id_edges=(16,), frame_edges=(32,)), window_sizes=())
+    assert [g["file"] for g in manifest["graphs"]] == ["encode_b1_x16.onnx", "latent_b1_y32.onnx", "vocode_b1_y32.onnx"]
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
+    assert manifest["hop_length"] == tiny_x_low_voice.cfg.hop_length

@@ -1,0 +1,84 @@
+"""Helpers of the server tests: a server on a free loopback port (uvicorn on a thread of the test
+process) whose scheduler reports to an observer the tests can read and use to hold the worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import openai
+
+import sonorant
+from sonorant.engine.scheduler import Ticket
+from sonorant.serve import ServeConfig, ServerMetrics, SpeechServer, SpeechService
+
+API_KEY = "test-key"
+MAX_CHARS = 300
+
+
+class GateObserver:
+    """The server's metrics observer plus what tests need: every ticket by id, and optional gates that
+    hold the scheduler's worker at a chosen point (a test releases them; they time out after 30 s)."""
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+        self.tickets: dict[int, Ticket] = {}
+        self.batches: list[tuple[str, int, int]] = []
+        self.piece_gate: Callable[[Ticket, int], None] | None = None
+        self.batch_gate: threading.Event | None = None
+        self.lock = threading.Lock()
+
+    def on_batch(self, stage: str, rows: int, requests: int, frames: int, seconds: float) -> None:
+        self.metrics.on_batch(stage, rows, requests, frames, seconds)
+        with self.lock:
+            self.batches.append((stage, rows, requests))
+        gate = self.batch_gate
+        if gate is not None:
+            gate.wait(30)
+
+    def on_piece(self, ticket: Ticket, index: int, samples: int) -> None:
+        self.tickets[ticket.id] = ticket
+        gate = self.piece_gate
+        if gate is not None:
+            gate(ticket, index)
+
+    def on_finish(self, ticket: Ticket) -> None:
+        self.tickets[ticket.id] = ticket
+        self.metrics.on_finish(ticket)
+
+
+def wait_done(observer: GateObserver, request_id: int, timeout: float = 30.0) -> Ticket:
+    """The request's ticket once the scheduler has ended it (the client may read the last byte first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ticket = observer.tickets.get(request_id)
+        if ticket is not None and ticket.done:
+            return ticket
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"request {request_id} did not end within {timeout} s: {ticket}")
+        time.sleep(0.005)
+
+
+class Running:
+    """A started server and what tests use to talk to it."""
+
+    def __init__(self, server: SpeechServer, observer: GateObserver, voice: sonorant.Voice) -> None:
+        self.server = server
+        self.service = server.service
+        self.observer = observer
+        self.voice = voice
+        self.url = server.url
+
+    def client(self, api_key: str = API_KEY, timeout: float = 120.0) -> openai.OpenAI:
+        """The official OpenAI client pointed at this server (no retries, so status codes show)."""
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, timeout=timeout)
+
+
+def start_server(voices: list[sonorant.Voice], config: ServeConfig, wyoming: str | None = None) -> Running:
+    """A server on a free loopback port whose scheduler reports to a GateObserver."""
+    service = SpeechService(voices, config)
+    observer = GateObserver(service.metrics)
+    service.scheduler.observer = observer
+    server = SpeechServer(service, "127.0.0.1", 0, wyoming=wyoming).start()
+    return Running(server, observer, voices[0])
