@@ -20,7 +20,8 @@ from sonorant.voices.piper import load_piper_model
 from tiny_voices import sample_ids, snr_db
 
 HAVE_XLA = importlib.util.find_spec("torch_xla") is not None
-needs_xla = pytest.mark.skipif(not HAVE_XLA, reason="torch-xla is not installed (the XLA lane, .ci/xla-lane, runs these)")
+needs_xla = pytest.mark.skipif(not HAVE_XLA,
+                               reason="torch-xla is not installed (the XLA lane, .ci/xla-lane, runs these)")
 
 NOISE_OFF = sonorant.SynthesisConfig(noise_scale=0.0, noise_w=0.0, seed=1)
 JOE_BUCKETS = BucketConfig(id_edges=(64, 256), frame_edges=(128, 256, 512), max_batch=4)

@@ -7,7 +7,7 @@ shape and reuses it from its in-memory cache afterwards:
 - latent: one graph per (rows, frame bucket). Length regulation (phoneme -> frame) is done on the
   CPU with an index gather, which selects exactly what the model's path-matrix `bmm` selects; on the
   device it would need a graph per (id bucket, frame bucket) pair (30 per batch size with the default
-  buckets), while on the CPU it costs well under a millisecond and no graph at all;
+  buckets), while on the CPU it costs a few milliseconds at most and no graph at all;
 - vocode: one graph per (rows, frame bucket) and per streaming window size; the decoder always runs
   with its padding masks, so a full and a padded batch share a graph.
 
@@ -57,7 +57,9 @@ def _import_xla():  # noqa: ANN202 - returns the torch_xla module
     return torch_xla
 
 
-def regulate(durations: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Tensor, t_y: int) -> tuple[torch.Tensor, torch.Tensor]:
+def regulate(
+    durations: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Tensor, t_y: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Length regulation on the CPU: per-phoneme prior statistics [b, c, t_x] spread over t_y frames.
 
     Frame f takes phoneme j with start_j <= f < end_j (end = cumulative integral durations), found by
@@ -176,7 +178,8 @@ class XlaRuntime:
                 self._to(dur_noise, rows), self._to(sid, rows) if self.multi else None,
             )
             self._sync()
-        return Encoded(*(None if t is None else t.cpu()[:b] for t in (enc.m_p, enc.logs_p, enc.durations, enc.frames, enc.g)))
+        outs = (enc.m_p, enc.logs_p, enc.durations, enc.frames, enc.g)
+        return Encoded(*(None if t is None else t.cpu()[:b] for t in outs))
 
     def _prior_flows(
         self, m: torch.Tensor, logs: torch.Tensor, z_noise: torch.Tensor, noise_scale: torch.Tensor,
