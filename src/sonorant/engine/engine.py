@@ -103,6 +103,11 @@ class Engine:
         these in windows of its own choosing, batched across requests."""
         return self._latent(batch)
 
+    def encode(self, batch: Sequence[Utterance]) -> tuple[Encoded, list[int], torch.Tensor]:
+        """Stage 1 alone for `batch`: (encoded, frames per utterance, latent noise [b, c, t_y]). The
+        scheduler runs the flows (`runtime.latent`) over just a new stream's first frames from it."""
+        return self._encode(batch)
+
     def run_batch(self, batch: Sequence[Utterance]) -> list[np.ndarray]:
         """One padded forward pass over `batch`; each result is trimmed to its utterance's length."""
         z, frames, g = self._latent(batch)
