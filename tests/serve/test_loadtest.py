@@ -26,7 +26,7 @@ def test_plan_has_the_requested_mix() -> None:
 def test_small_load_test_passes(steady_voice: sonorant.Voice) -> None:
     running = start_server([steady_voice], ServeConfig(batch_wait_ms=10))
     try:
-        cfg = LoadTestConfig(clients=6, requests=3, short_jobs=3, long_jobs=2, max_seconds=300)
+        cfg = LoadTestConfig(clients=6, requests=3, short_jobs=3, long_jobs=2, max_seconds=300, ramp_s=1.0)
         report = asyncio.run(asyncio.wait_for(run_load_test(running.url, cfg), cfg.max_seconds))
     finally:
         running.server.stop()

@@ -2,13 +2,14 @@
 requests share forward passes.
 
 A request is a list of utterances (its sentences) and the silence after each. Every sentence takes one
-*latent* pass (text encoder, durations, flows: `Engine.latents`), batched with other requests'
-sentences of the same id bucket, and then *decode* passes over windows of its latent frames, batched
-with other windows of the same size. Streaming requests use the small-first window schedule of
-`StreamConfig` (the first audio needs only a 16-frame window); whole-file requests use equal windows
-of the schedule's largest size, which carry little context overhead and batch without padding. Every
-window carries the decoder's receptive field as context on both sides, so the stitched audio equals
-`Engine.synthesize` (up to float rounding) whatever else shared the pass.
+*latent* pass (text encoder, durations, flows), batched with other requests' sentences of the same id
+bucket, and then *decode* passes over windows of its latent frames, batched with other windows of the
+same size. Streaming requests use the small-first window schedule of `StreamConfig`, and the latent
+pass for their first audio runs the flows over just the frames the first window needs (a *rest* pass
+completes them later); whole-file requests use equal windows of the schedule's largest size, which
+carry little context overhead. Every window carries the decoder's receptive field as context on both
+sides, so the stitched audio equals `Engine.synthesize` (up to float rounding) whatever else shared
+the pass. The passes themselves are in `passes`.
 
 Each step runs one pass, chosen earliest-deadline-first: audio that starts `t` seconds into a request
 is due `t` seconds after the request arrived (when a listener who started at once would need it). The
@@ -29,9 +30,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
+from . import passes
 from .buckets import bucket_size
 from .engine import Engine, Utterance
 from .streaming import StreamConfig, Window, windows
@@ -45,17 +46,9 @@ _LOG = logging.getLogger(__name__)
 
 _FRAMES_PER_ID = 3.0
 """Starting guess of latent frames per phoneme id, before an engine's first latent pass measures it."""
-_SECONDS_PER_FRAME = {"latent": 0.0005, "decode": 0.0015}
+_SECONDS_PER_FRAME = {"latent": 0.0005, "rest": 0.0003, "decode": 0.0015}
 """Starting guesses of a pass's seconds per padded latent frame (eager joe on a 2-core CPU), replaced
 by running averages of each engine's measured passes."""
-
-
-def _grid(frames: int) -> int:
-    """`frames` rounded up to a coarse grid (16 up to 128, then 32). Decode passes of a dynamic-shape
-    runtime are padded to it (exact: the decoder masks padding), so they come in a few dozen shapes
-    whose oneDNN kernels stay cached instead of being built anew for almost every pass."""
-    step = 16 if frames <= 128 else 32
-    return -(-frames // step) * step
 
 
 class _Sentence:
@@ -65,12 +58,17 @@ class _Sentence:
         self.utt = utt
         self.gap = gap
         self.frames: int | None = None
-        self.z: torch.Tensor | None = None  # [1, c, frames]
-        self.g: torch.Tensor | None = None  # [1, gin, 1]
+        self.latent: passes.Latent | None = None  # dropped once the sentence is emitted
+        self.finished = False
         self.windows: list[Window] = []
         self.pending: list[int] = []  # window indices not yet decoded
         self.decoded: dict[int, np.ndarray] = {}
         self.emitted = 0
+
+    @property
+    def head_only(self) -> bool:
+        """Whether only the first window's latent frames are known yet."""
+        return self.latent is not None and self.latent.rest is not None
 
 
 class _Request:
@@ -86,12 +84,14 @@ class _Request:
 
 @dataclass(order=True)
 class _Item:
-    """One unit of ready work: a sentence's latent pass (window None) or one decoder window."""
+    """One unit of ready work: a sentence's latent pass, the rest of a streamed head's latent, or one
+    decoder window."""
 
     priority: tuple[int, float, int]
     request: _Request = field(compare=False)
     sentence: _Sentence = field(compare=False)
-    window: int | None = field(compare=False, default=None)
+    stage: str = field(compare=False, default="latent")
+    window: int = field(compare=False, default=-1)
 
 
 class Scheduler:
@@ -223,21 +223,15 @@ class Scheduler:
         if not items:
             return False
         first = min(items)
-        if first.window is None:
-            batch = self._latent_batch(first, items)
-            self._guarded(batch, self._run_latent)
-        else:
-            batch = self._decode_batch(first, items)
-            self._guarded(batch, self._run_decode)
-        return True
-
-    def _guarded(self, batch: list[_Item], run: Callable[[list[_Item]], None]) -> None:
+        batch = self._batch(first, items)
+        run = {"latent": self._run_latent, "rest": self._run_rest, "decode": self._run_decode}[first.stage]
         try:
             run(batch)
         except Exception as exc:  # a failed pass fails its requests only; the server keeps serving
             _LOG.exception("a forward pass failed; its requests end with an error")
             for r in {id(i.request): i.request for i in batch}.values():
                 self._finish(r, "failed", exc)
+        return True
 
     def _items(self) -> Iterator[_Item]:
         """Ready work of every active request with its priority (first audio, deadline, age)."""
@@ -251,15 +245,22 @@ class Scheduler:
             waiting_first = t.streaming and t.pieces == 0
             for index, s in enumerate(r.sentences):
                 due = t.submitted + offset / t.sample_rate
+                if s.finished:
+                    offset += (s.frames or 0) * hop + s.gap
+                    continue
                 if s.frames is None:
                     first = waiting_first and index == 0
-                    yield _Item((0 if first else 1, due, t.id), r, s)
+                    yield _Item((0 if first else 1, due, t.id), r, s, "latent")
                     offset += self._estimate_frames(r.engine, len(s.utt.ids)) * hop + s.gap
                     continue
+                if s.head_only:
+                    yield _Item((1, due, t.id), r, s, "rest")
                 for k in s.pending:
+                    if s.head_only and k > 0:
+                        continue
                     w = s.windows[k]
                     first = waiting_first and index == 0 and k == 0
-                    yield _Item((0 if first else 1, due + w.core_start * hop / t.sample_rate, t.id), r, s, k)
+                    yield _Item((0 if first else 1, due + w.core_start * hop / t.sample_rate, t.id), r, s, "decode", k)
                 offset += s.frames * hop + s.gap
 
     def _estimate_frames(self, engine: Engine, n_ids: int) -> float:
@@ -273,44 +274,43 @@ class Scheduler:
         previous = self._cost.get((id(engine), stage), measured)
         self._cost[(id(engine), stage)] = 0.7 * previous + 0.3 * measured
 
-    def _budget(self, first: _Item, engine: Engine, stage: str) -> float:
-        """Padded frames a pass led by `first` may cover. First audio is not limited (only by
-        `max_batch`): every row of such a pass is urgent, and one pass for several new streams ends
-        sooner for the last of them than one pass each."""
-        if first.priority[0] == 0:
-            return float("inf")
-        return self.config.max_step_ms / 1000.0 / self._cost_of(engine, stage)
-
-    def _latent_batch(self, first: _Item, items: list[_Item]) -> list[_Item]:
-        """Latent passes of the same engine, id bucket and priority class as `first`, most urgent first."""
+    def _batch(self, first: _Item, items: list[_Item]) -> list[_Item]:
+        """`first` and the most urgent items that can share its pass: same engine, stage and priority
+        class; the same id bucket (latents) or window size (decode); within `max_batch` and, unless they
+        are first audio, within the pass's time budget."""
         engine = first.request.engine
-        edges = engine.buckets.id_edges
-        bucket = bucket_size(len(first.sentence.utt.ids), edges)
-        same = sorted(i for i in items if i.window is None and i.request.engine is engine
-                      and i.priority[0] == first.priority[0]
-                      and bucket_size(len(i.sentence.utt.ids), edges) == bucket)
-        budget = self._budget(first, engine, "latent")
-        batch: list[_Item] = []
-        longest = 0.0
-        for item in same:
-            longest = max(longest, self._estimate_frames(engine, len(item.sentence.utt.ids)))
-            if batch and (len(batch) >= self.config.max_batch or longest * (len(batch) + 1) > budget):
-                break
-            batch.append(item)
-        return batch
+        if first.stage == "latent":
+            edges = engine.buckets.id_edges
+            bucket = bucket_size(len(first.sentence.utt.ids), edges)
 
-    def _decode_batch(self, first: _Item, items: list[_Item]) -> list[_Item]:
-        engine = first.request.engine
-        size = first.sentence.windows[first.window].size
-        same = sorted(i for i in items if i.window is not None and i.request.engine is engine
-                      and i.sentence.windows[i.window].size == size)
-        static = engine.runtime.static_shapes
-        budget = self._budget(first, engine, "decode")
+            def fits(i: _Item) -> bool:
+                return bucket_size(len(i.sentence.utt.ids), edges) == bucket
+
+            def frames(i: _Item) -> float:
+                return self._estimate_frames(engine, len(i.sentence.utt.ids))
+        elif first.stage == "rest":
+            def fits(i: _Item) -> bool:
+                return True
+
+            def frames(i: _Item) -> float:
+                return float(i.sentence.frames or 0)
+        else:
+            size = first.sentence.windows[first.window].size
+
+            def fits(i: _Item) -> bool:
+                return i.sentence.windows[i.window].size == size
+
+            def frames(i: _Item) -> float:
+                return float(passes.decode_width(engine, i.sentence.windows[i.window]))
+        same = sorted(i for i in items if i.stage == first.stage and i.request.engine is engine
+                      and i.priority[0] == first.priority[0] and fits(i))
+        budget = float("inf")  # first audio: every row is urgent, and one pass for several ends sooner for the last
+        if first.priority[0] != 0:
+            budget = self.config.max_step_ms / 1000.0 / self._cost_of(engine, first.stage)
         batch: list[_Item] = []
-        widest = 0
+        widest = 0.0
         for item in same:
-            w = item.sentence.windows[item.window]
-            widest = max(widest, w.size if static else _grid(w.stop - w.start))
+            widest = max(widest, frames(item))
             if batch and (len(batch) >= self.config.max_batch or widest * (len(batch) + 1) > budget):
                 break
             batch.append(item)
@@ -318,50 +318,57 @@ class Scheduler:
 
     def _run_latent(self, batch: list[_Item]) -> None:
         engine = batch[0].request.engine
+        utts = [i.sentence.utt for i in batch]
         start = time.perf_counter()
-        z, frames, g = engine.latents([i.sentence.utt for i in batch])  # z: [b, c, t_y]
+        if batch[0].priority[0] == 0:  # first audio: the flows over just the first window's frames
+            stops = [i.request.schedule.first_frames + engine.context for i in batch]
+            results = passes.head_latents(engine, utts, stops)
+        else:
+            results = passes.latents(engine, utts)
         seconds = time.perf_counter() - start
-        for row, item in enumerate(batch):
-            s, f = item.sentence, frames[row]
-            s.frames = f
-            s.z = z[row : row + 1, :, :f].clone()  # [1, c, f]
-            s.g = None if g is None else g[row : row + 1].clone()  # [1, gin, 1]
-            s.windows = list(windows(f, engine.context, item.request.schedule))
+        for item, latent in zip(batch, results):
+            s = item.sentence
+            s.latent, s.frames = latent, latent.frames
+            s.windows = list(windows(latent.frames, engine.context, item.request.schedule))
             s.pending = list(range(len(s.windows)))
-            t = item.request.ticket
-            if all(x.frames is not None for x in item.request.sentences):
-                t.frames_total = sum(x.frames or 0 for x in item.request.sentences)
-        n_ids = sum(len(i.sentence.utt.ids) for i in batch)
-        measured = sum(frames) / max(1, n_ids)
+            r = item.request
+            if all(x.frames is not None for x in r.sentences):
+                r.ticket.frames_total = sum(x.frames or 0 for x in r.sentences)
+        frames = [x.frames for x in results]
+        measured = sum(frames) / max(1, sum(len(u.ids) for u in utts))
         previous = self._frames_per_id.get(id(engine), measured)
         self._frames_per_id[id(engine)] = 0.8 * previous + 0.2 * measured
-        padded = z.shape[-1] * len(batch)
-        self._learn_cost(engine, "latent", padded, seconds)
+        padded = max(x.z.shape[-1] for x in results) * len(batch)
+        if batch[0].priority[0] != 0:
+            self._learn_cost(engine, "latent", passes.frame_width(engine, max(frames)) * len(batch), seconds)
         self._observe_batch("latent", batch, padded, seconds)
+
+    def _run_rest(self, batch: list[_Item]) -> None:
+        engine = batch[0].request.engine
+        heads = [i.sentence.latent for i in batch]
+        start = time.perf_counter()
+        full = passes.rest_latents(engine, heads)
+        seconds = time.perf_counter() - start
+        for item, head, z in zip(batch, heads, full):
+            item.sentence.latent = passes.Latent(head.frames, z, head.g)
+        padded = passes.frame_width(engine, max(h.frames for h in heads)) * len(batch)
+        self._learn_cost(engine, "rest", padded, seconds)
+        self._observe_batch("rest", batch, padded, seconds)
 
     def _run_decode(self, batch: list[_Item]) -> None:
         engine = batch[0].request.engine
-        static = engine.runtime.static_shapes
-        wins = [i.sentence.windows[i.window] for i in batch]
-        width = max(max(w.size, w.stop - w.start) if static else _grid(w.stop - w.start) for w in wins)
-        z0 = batch[0].sentence.z
-        chunk = torch.zeros(len(batch), engine.channels, width, dtype=z0.dtype, device=z0.device)  # [b, c, width]
-        for row, (item, w) in enumerate(zip(batch, wins)):
-            chunk[row, :, : w.stop - w.start] = item.sentence.z[0, :, w.start : w.stop]
-        lengths = torch.tensor([w.stop - w.start for w in wins], dtype=torch.long)  # [b]
-        gs = [i.sentence.g for i in batch]
-        g = None if gs[0] is None else torch.cat(gs)  # [b, gin, 1]
+        rows = [(i.sentence.latent.z, i.sentence.latent.g, i.sentence.windows[i.window]) for i in batch]
         start = time.perf_counter()
-        audio = engine.runtime.vocode(chunk, lengths, g).numpy()  # [b, width * hop]
+        audio = passes.decode_windows(engine, rows)
         seconds = time.perf_counter() - start
-        hop = engine.hop
-        for row, (item, w) in enumerate(zip(batch, wins)):
-            lo, hi = (w.core_start - w.start) * hop, (w.core_stop - w.start) * hop
-            item.sentence.decoded[item.window] = np.ascontiguousarray(audio[row, lo:hi], dtype=np.float32)
+        for item, piece in zip(batch, audio):
+            w = item.sentence.windows[item.window]
+            item.sentence.decoded[item.window] = piece
             item.sentence.pending.remove(item.window)
             item.request.ticket.frames_decoded += w.core_stop - w.core_start
-        self._learn_cost(engine, "decode", width * len(batch), seconds)
-        self._observe_batch("decode", batch, width * len(batch), seconds)
+        padded = max(passes.decode_width(engine, w) for _, _, w in rows) * len(batch)
+        self._learn_cost(engine, "decode", padded, seconds)
+        self._observe_batch("decode", batch, padded, seconds)
         for r in {id(i.request): i.request for i in batch}.values():
             self._emit(r)
 
@@ -396,7 +403,7 @@ class Scheduler:
                 self._notify("on_piece", t, t.pieces - 1, len(samples))
             if s.emitted < len(s.windows):
                 return
-            s.z = s.g = None  # free the latent of a finished sentence
+            s.latent, s.finished = None, True  # free the latent of a finished sentence
             r.cursor += 1
         self._finish(r, "done")
 

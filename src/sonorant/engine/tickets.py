@@ -79,7 +79,8 @@ class SchedulerObserver(Protocol):
     """Hooks for metrics and tests, called on the worker thread (they must not raise)."""
 
     def on_batch(self, stage: str, rows: int, requests: int, frames: int, seconds: float) -> None:
-        """A forward pass ran: `stage` is "latent" or "decode"; `frames` are its padded latent frames."""
+        """A forward pass ran: `stage` is "latent", "rest" (the rest of a streamed head's latent) or
+        "decode"; `frames` are its padded latent frames."""
 
     def on_piece(self, ticket: Ticket, index: int, samples: int) -> None:
         """The `index`-th piece (0-based) of a request was handed to its sink."""
