@@ -18,6 +18,7 @@ from sonorant.engine import BucketConfig, Engine, StreamConfig, Utterance, bucke
 from sonorant.runtimes import EagerRuntime, make_runtime
 from sonorant.runtimes.cache import MANIFEST, CacheEntry
 from sonorant.runtimes.compile import CompileRuntime
+from sonorant.voices.piper import load_piper_model
 
 pytestmark = pytest.mark.slow  # every graph is a C++ build: minutes on a small CPU
 
@@ -34,7 +35,7 @@ def _utterances(noise: bool) -> list[Utterance]:
 
 @pytest.fixture(scope="module")
 def compiled(tiny_multi_speaker_voice: TinyVoice, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    model = tiny_multi_speaker_voice.model
+    model = load_piper_model(tiny_multi_speaker_voice.onnx_path)  # as a second process would load it
     cache_root = tmp_path_factory.mktemp("compile-cache")
     runtime = CompileRuntime(model, cache_dir=cache_root)
     engine = Engine(model, runtime, BUCKETS)
@@ -143,42 +144,43 @@ from sonorant.voices.piper import load_piper_model
 sys.path.insert(0, sys.argv[3])
 from tiny_voices import sample_ids, snr_db
 model = load_piper_model(sys.argv[1])
-small = BucketConfig(id_edges=(32,), frame_edges=(64,), max_batch=1)
+small = BucketConfig(id_edges=(32,), frame_edges=(64,), max_batch=2)
 rt = CompileRuntime(model, cache_dir=sys.argv[2])
-rt.warmup(small, (1,), ())
-u = Utterance(tuple(sample_ids(6, 9)), 9, 1.0, 0.0, 0.0)
+rt.warmup(small, (2,), ())
+u = Utterance(tuple(sample_ids(6, 9)), 9, 1.0, 0.0, 0.0, 1)
 (a,), (b,) = Engine(model, EagerRuntime(model)).synthesize([u]), Engine(model, rt, small).synthesize([u])
 print(json.dumps({"snr": snr_db(a, b), "cache_dir": str(rt.cache_dir), "graphs": dict(rt.graphs),
                   "misses": counters["inductor"]["fxgraph_cache_miss"]}))
 """
 
 
-def test_corrupt_compile_cache_is_rebuilt(tiny_x_low_voice: TinyVoice, tmp_path) -> None:  # noqa: ANN001
+def test_corrupt_compile_cache_is_rebuilt(compiled: SimpleNamespace, tiny_multi_speaker_voice: TinyVoice,
+                                          tmp_path) -> None:  # noqa: ANN001
     """Every artifact of a built entry (FX graphs, AOT entries, kernel libraries) replaced by garbage:
-    the next process notices, empties the entry, rebuilds, and its audio still matches eager."""
+    the next process notices, empties the entry, rebuilds, and its audio still matches eager. (A copy
+    of the module's warmed cache, so nothing is compiled twice just to be corrupted.)"""
     import json
     import os
+    import shutil
     import subprocess
     import sys
     from pathlib import Path
 
-    from sonorant.voices.piper import load_piper_model
-
-    model = load_piper_model(tiny_x_low_voice.onnx_path)
-    first = CompileRuntime(model, cache_dir=tmp_path)
-    first.warmup(BucketConfig(id_edges=(32,), frame_edges=(64,), max_batch=1), (1,), ())
-    artifacts = [p for p in first.cache_dir.rglob("*") if p.is_file() and p.name != MANIFEST]
+    root = tmp_path / "cache"
+    shutil.copytree(compiled.cache_root, root)
+    entry = root / compiled.runtime.cache_dir.name
+    artifacts = [p for p in entry.rglob("*") if p.is_file() and p.name != MANIFEST]
     assert any(p.suffix == ".so" for p in artifacts) and any("fxgraph" in p.parts for p in artifacts)
     for p in artifacts:  # replaced (new inodes), as another process would find them
         garbage = p.with_name(p.name + ".garbage")
         garbage.write_bytes(b"\x00not what was built")
         os.replace(garbage, p)
     tests_voices = str(Path(__file__).parents[1] / "voices")
-    proc = subprocess.run([sys.executable, "-c", _REBUILD_SCRIPT, str(tiny_x_low_voice.onnx_path), str(tmp_path),
-                           tests_voices], capture_output=True, text=True, timeout=3000)
+    proc = subprocess.run([sys.executable, "-c", _REBUILD_SCRIPT, str(tiny_multi_speaker_voice.onnx_path),
+                           str(root), tests_voices], capture_output=True, text=True, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["cache_dir"] == str(first.cache_dir) and result["misses"] >= 3  # built again, not loaded
+    assert result["cache_dir"] == str(entry) and result["misses"] >= 3  # built again, not loaded
     assert result["graphs"] == {"encode": 1, "latent": 1, "vocode": 1} and result["snr"] >= 60.0
 
 
