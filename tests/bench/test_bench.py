@@ -225,7 +225,12 @@ def test_cli_runtime_choices_match_the_runtimes() -> None:
     from sonorant.runtimes import RUNTIMES
 
     assert tuple(RUNTIME_CHOICES) == tuple(RUNTIMES)
-    assert _parser().parse_args(["bench", "--runtime", "onnx"]).runtime == "onnx"
+    assert _parser().parse_args(["bench", "--runtime", "onnx"]).runtime == ("onnx",)
+    args = _parser().parse_args(["bench", "--runtime", "eager, onnx"])
+    assert args.runtime == ("eager", "onnx") and "--runtime eager,onnx" in command_line(args)
+    for bad in ("cuda", "eager,eager", ","):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(["bench", "--runtime", bad])
 
 
 def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:
@@ -246,6 +251,12 @@ def test_cli_compare_piper_writes_every_file(tmp_path: Path, capsys: pytest.Capt
     compare = piper_available()
     if compare:
         argv += ["--compare", "piper"]
+    try:
+        import onnxruntime  # noqa: F401
+        runtimes = ["eager", "onnx"]  # two runtimes side by side, interleaved
+    except ImportError:
+        runtimes = ["eager"]
+    argv += ["--runtime", ",".join(runtimes)]
     has_mpl = True
     try:
         import matplotlib  # noqa: F401
@@ -254,10 +265,10 @@ def test_cli_compare_piper_writes_every_file(tmp_path: Path, capsys: pytest.Capt
     if has_mpl:
         argv += ["--plot", str(out["png"])]
     args = _parser().parse_args(argv)
-    assert command_line(args).startswith("sonorant bench --texts ")
+    assert command_line(args).startswith("sonorant bench --runtime " if len(runtimes) > 1 else "sonorant bench --texts ")
     assert run_bench_command(args) == 0
     table = capsys.readouterr().out
-    assert "Latency p50 (ms)" in table and "sonorant-eager" in table
+    assert "Latency p50 (ms)" in table and all(f"sonorant-{r}" in table for r in runtimes)
 
     data = json.loads(out["json"].read_text())
     names = [r["backend"] for r in data["results"]]
@@ -270,11 +281,16 @@ def test_cli_compare_piper_writes_every_file(tmp_path: Path, capsys: pytest.Capt
         assert out["png"].read_bytes()[:4] == b"\x89PNG"
     if not compare:
         pytest.skip("piper-tts absent: compared run not checked")
-    assert names == ["sonorant-eager", "piper"]
+    assert names == [*(f"sonorant-{r}" for r in runtimes), "piper"]
     ratios = data["ratios"]
+    if len(runtimes) > 1:  # each runtime's ratios to piper; `ratios` is the first runtime's
+        assert list(data["ratios_by_backend"]) == names[:-1] and data["ratios_by_backend"]["sonorant-eager"] == ratios
+        assert all(f"Ratios of {n}" in table for n in names[:-1])
+    else:
+        assert data["ratios_by_backend"] is None
     assert set(ratios) >= {"throughput_piper_over_sonorant", "latency_p50_sonorant_over_piper",
                            "ttfa_sonorant_over_piper"}
-    son, pip = data["results"]
+    son, pip = data["results"][0], data["results"][-1]
     assert ratios["throughput_piper_over_sonorant"] == pytest.approx(
         pip["throughput"]["samples_per_s"] / son["throughput"]["samples_per_s"])
     assert ratios["latency_p50_sonorant_over_piper"] == pytest.approx(

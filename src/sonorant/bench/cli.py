@@ -1,11 +1,12 @@
 """`sonorant bench`: measure a voice (optionally beside Piper) and print/write the report.
 
-    sonorant bench [--voice V] [--runtime {eager,compile,onnx,xla,tensorrt}] [--texts FILE] [--repeats N] [--warmup N]
+    sonorant bench [--voice V] [--runtime R[,R...]] [--texts FILE] [--repeats N] [--warmup N]
                    [--compare piper] [--json PATH] [--csv PATH] [--plot PATH] [--markdown PATH]
                    [--threads N] [--seed N] [--quick]
 
 `add_bench_parser(subparsers)` adds the sub-command to the `sonorant` parser; `run_bench_command(args)`
-runs it and returns the exit status. The table goes to stdout, the progress bar to stderr.
+runs it and returns the exit status. The table goes to stdout, the progress bar to stderr. Several
+runtimes (`--runtime eager,compile,onnx`) run interleaved in one process, one column each.
 """
 
 from __future__ import annotations
@@ -30,6 +31,19 @@ QUICK_TEXTS = 5
 """Texts in a `--quick` run (which also measures a single repeat)."""
 
 
+def parse_runtimes(value: str) -> tuple[str, ...]:
+    """`--runtime`'s value: one runtime name or several, comma-separated, each at most once."""
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in RUNTIME_CHOICES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown runtime {', '.join(map(repr, unknown)) or repr(value)}: choose from {', '.join(RUNTIME_CHOICES)} "
+            "(several: comma-separated)")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"runtime listed twice in {value!r}")
+    return names
+
+
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `bench` to an argparse sub-parser set (`parser.add_subparsers()`); returns the new parser."""
     p = subparsers.add_parser(
@@ -38,8 +52,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "frames, peak memory, stage split and GFLOP/s; --compare piper runs piper-tts interleaved.",
     )
     p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
-    p.add_argument("--runtime", choices=RUNTIME_CHOICES, default="eager",
-                   help="how sonorant runs the model (default: eager PyTorch)")
+    p.add_argument("--runtime", type=parse_runtimes, default=("eager",), metavar="R[,R...]",
+                   help=f"how sonorant runs the model: {', '.join(RUNTIME_CHOICES)}; several, comma-separated, run "
+                        "interleaved side by side (default: eager PyTorch)")
     p.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
                    help="decoder precision (default fp32; bf16/fp16 are fast only where the hardware has them)")
     p.add_argument("--texts", type=Path, default=None, metavar="FILE",
@@ -66,7 +81,7 @@ def command_line(args: argparse.Namespace) -> str:
     """The `sonorant bench ...` command that reproduces `args` (defaults left out)."""
     parts = ["sonorant", "bench"]
     options: Sequence[tuple[str, Any, Any]] = (
-        ("--voice", args.voice, None), ("--runtime", args.runtime, "eager"),
+        ("--voice", args.voice, None), ("--runtime", ",".join(args.runtime), "eager"),
         ("--precision", args.precision, "fp32"), ("--texts", args.texts, None),
         ("--repeats", args.repeats, 3),
         ("--warmup", args.warmup, 1), ("--compare", args.compare, None), ("--threads", args.threads, None),
@@ -119,10 +134,14 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     cfg = SynthesisConfig(seed=args.seed)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
-    voice = load_voice(args.voice, runtime=args.runtime, runtime_options=options, warmup=True)
-    runtime = getattr(voice.engine.runtime, "name", "eager")
-    label = f"sonorant-{runtime}" + (f"-{args.precision}" if options else "")
-    backends: list[Any] = [SonorantBackend(voice, cfg, label)]
+    backends: list[Any] = []
+    for name in args.runtime:
+        voice = load_voice(args.voice, runtime=name, runtime_options=options, warmup=True)
+        runtime = getattr(voice.engine.runtime, "name", "eager")
+        label = f"sonorant-{runtime}" + (f"-{args.precision}" if options else "")
+        backends.append(SonorantBackend(voice, cfg, label))
+    voice = backends[0].voice
+    n_sonorant = len(backends)
     if args.compare == "piper":
         from ..voices.registry import resolve_voice
         from .peers import PiperPeer
@@ -139,13 +158,15 @@ def run_bench_command(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
 
-    ratios = compare_ratios(results[0], results[1]) if len(results) > 1 else None
+    peer = results[n_sonorant] if len(results) > n_sonorant else None
+    by_backend = {r.backend: compare_ratios(r, peer) for r in results[:n_sonorant]} if peer is not None else None
     settings = {
-        "voice": voice.name, "runtime": args.runtime, "precision": args.precision, "texts": str(args.texts) if args.texts else "built-in",
+        "voice": voice.name, "runtime": ",".join(args.runtime), "precision": args.precision, "texts": str(args.texts) if args.texts else "built-in",
         "n_texts": len(texts), "repeats": repeats, "warmup": args.warmup, "seed": args.seed, "threads": args.threads,
         "paragraph_words": len(PARAGRAPH.split()), "quick": bool(args.quick),
     }
-    report = BenchReport(tuple(results), ratios, command_line(args), settings)
+    report = BenchReport(tuple(results), by_backend[results[0].backend] if by_backend else None, command_line(args),
+                         settings, by_backend if by_backend and len(by_backend) > 1 else None)
     print_table(report)
     if args.json is not None:
         _LOG.info("wrote %s", report.write_json(args.json))

@@ -32,6 +32,8 @@ class BenchReport:
     """The exact command line that reproduces the run."""
     settings: dict[str, Any] = field(default_factory=dict)
     """Run settings worth recording (seed, texts source, paragraph words, ...)."""
+    ratios_by_backend: dict[str, dict[str, float]] | None = None
+    """With several sonorant runtimes and a peer: each runtime's ratios to the peer (`ratios` is the first's)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -42,6 +44,7 @@ class BenchReport:
             "settings": dict(self.settings),
             "results": [r.to_dict() for r in self.results],
             "ratios": self.ratios,
+            "ratios_by_backend": self.ratios_by_backend,
         }
 
     def write_json(self, path: str | Path) -> Path:
@@ -108,7 +111,10 @@ def table_rows(results: Sequence[BenchResult]) -> list[list[str]]:
     return rows
 
 
-def _ratio_lines(ratios: dict[str, float] | None) -> list[str]:
+def _ratio_lines(ratios: dict[str, float] | None, by_backend: dict[str, dict[str, float]] | None = None) -> list[str]:
+    if by_backend:
+        return [line.replace("Ratios", f"Ratios of {name}", 1) for name, r in by_backend.items()
+                for line in _ratio_lines(r)]
     if not ratios:
         return []
     names = {
@@ -146,7 +152,7 @@ def render_table(report: BenchReport) -> str:
         out.append("  ".join(cells).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
-    return "\n".join([*out, *_ratio_lines(report.ratios), *_context_lines(report)])
+    return "\n".join([*out, *_ratio_lines(report.ratios, report.ratios_by_backend), *_context_lines(report)])
 
 
 def print_table(report: BenchReport, file: TextIO | None = None) -> None:
@@ -167,7 +173,7 @@ def print_table(report: BenchReport, file: TextIO | None = None) -> None:
         table.add_row(*row)
     console = Console(file=file, width=max(100, 34 + 22 * len(report.results)))
     console.print(table)
-    for line in [*_ratio_lines(report.ratios), *_context_lines(report)]:
+    for line in [*_ratio_lines(report.ratios, report.ratios_by_backend), *_context_lines(report)]:
         console.print(line, highlight=False, markup=False)
 
 
@@ -276,7 +282,7 @@ def markdown_table(results: BenchReport | Sequence[BenchResult], command: str = 
     lines.append("| " + " | ".join(rows[0]) + " |")
     lines.append("|---|" + "---:|" * (len(rows[0]) - 1))
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
-    ratio = _ratio_lines(report.ratios)
+    ratio = _ratio_lines(report.ratios, report.ratios_by_backend)
     if ratio:
         lines += ["", *ratio]
     if report.results and report.results[0].flops:

