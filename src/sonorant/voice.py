@@ -184,7 +184,8 @@ class Voice:
                stream_cfg: StreamConfig | None = None) -> Iterator[AudioChunk]:
         """Yield audio as soon as it is decoded: within each sentence the decoder runs over overlapping
         windows (small first, larger later), so the first chunk arrives long before the sentence is done,
-        and sentences are phonemized one at a time as the stream reaches them.
+        and sentences are phonemized one at a time as the stream reaches them. Sentences that start
+        `stream_cfg.relax_after_s` or more into the stream get equal large windows (less work).
         The concatenated chunks equal `synthesize(text, cfg)` for the same seed."""
         resolved = self.resolve(cfg)
         _check_text(text)
@@ -192,10 +193,12 @@ class Voice:
         base = self._base_seed(resolved)
         plan: SentencePlan | None = next(plans)
         index = 0
+        schedule = stream_cfg or StreamConfig()
+        done = 0  # samples yielded so far: later sentences need no small first windows
         while plan is not None:
             utt = self._utterance(plan.ids, base + index, resolved, plan.length_scale)
             following: SentencePlan | None = None
-            for samples, end_of_plan in self.engine.stream(utt, stream_cfg):
+            for samples, end_of_plan in self.engine.stream(utt, schedule.for_offset(done / self.sample_rate)):
                 if end_of_plan:
                     following = next(plans, None)
                     gap = plan.pause_after
@@ -203,6 +206,7 @@ class Voice:
                         gap += resolved.sentence_silence
                     if gap > 0:
                         samples = np.concatenate([samples, _silence(gap, self.sample_rate)])
+                done += len(samples)
                 yield AudioChunk(samples, self.sample_rate, plan.sentence_index, end_of_plan and following is None,
                                  text=plan.text, phoneme_ids=list(utt.ids))
             plan, index = following, index + 1

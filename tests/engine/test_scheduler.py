@@ -12,6 +12,7 @@ import pytest
 
 import sonorant
 from sonorant.engine.scheduler import BlockingSink, Scheduler, SchedulerBusy, SchedulerConfig, Ticket
+from sonorant.engine.streaming import windows
 
 
 class Recorder:
@@ -99,6 +100,37 @@ def test_joe_requests_batched_together_equal_synthesize(joe: sonorant.Voice) -> 
         scheduler.close()
     assert ("latent", 2, 2) in recorder.batches  # the two streams' first sentences, in one head pass
     assert any(stage == "rest" for stage, _, _ in recorder.batches), "the streams' heads were not completed"
+
+
+def test_a_streams_later_sentences_get_equal_large_windows(joe: sonorant.Voice) -> None:
+    text = ("The first sentence runs for well over a second of audio before it ends. "
+            "So the second one is decoded in a few large windows instead of many small ones.")
+    cfg = sonorant.SynthesisConfig(seed=6)
+    config = SchedulerConfig()
+    scheduler = Scheduler(config)
+    scheduler.start()
+    try:
+        _, sink = _submit(scheduler, joe, text, cfg, streaming=True)
+        pieces = list(sink)
+    finally:
+        scheduler.close()
+    got = np.concatenate([p.samples for p in pieces])
+    ref = joe.synthesize(text, cfg).samples
+    assert len(got) == len(ref) and float(np.max(np.abs(got - ref))) <= 1e-4
+    hop, context = joe.model.hop_length, joe.engine.context
+    first, second = ([p for p in pieces if p.sentence == i] for i in (0, 1))
+    assert sum(len(p.samples) for p in first) >= config.stream.relax_after_s * joe.sample_rate
+    gap = _gap_after_first(joe, text, cfg)
+    frames = [(sum(len(p.samples) for p in first) - gap) // hop, sum(len(p.samples) for p in second) // hop]
+    assert len(first) == len(list(windows(frames[0], context, config.stream)))  # small first
+    assert len(second) == len(list(windows(frames[1], context, config.stream.bulk())))
+    assert len(second) < len(list(windows(frames[1], context, config.stream)))
+
+
+def _gap_after_first(voice: sonorant.Voice, text: str, cfg: sonorant.SynthesisConfig) -> int:
+    """Samples of silence after the first sentence of `text`."""
+    _, _, gaps = voice.prepare(text, voice.resolve(cfg))
+    return int(round(gaps[0] * voice.sample_rate))
 
 
 def test_first_audio_of_a_new_stream_goes_before_older_bulk_work(tiny: sonorant.Voice) -> None:

@@ -116,3 +116,25 @@ def test_stream_plans_sentences_as_it_reaches_them(joe: sonorant.Voice, monkeypa
     assert len(planned) <= 2, f"only the first sentence (and one held for its pause) is planned: {planned}"
     rest = list(stream)
     assert len(planned) == 5 and rest[-1].is_last and rest[-1].sentence_index == 4
+
+
+def test_sentences_deep_into_a_stream_get_equal_large_windows(joe: sonorant.Voice) -> None:
+    text = ("The first sentence runs for well over a second of audio before it ends. "
+            "So the second one is decoded in a few large windows instead of many small ones.")
+    cfg = sonorant.SynthesisConfig(seed=5)
+    schedule = StreamConfig()
+    full = joe.synthesize(text, cfg).samples
+    relaxed = list(joe.stream(text, cfg, schedule))
+    strict = list(joe.stream(text, cfg, StreamConfig(relax_after_s=float("inf"))))  # small-first for every sentence
+    for chunks in (relaxed, strict):
+        stitched = np.concatenate([c.samples for c in chunks])
+        assert len(stitched) == len(full) and _snr_db(full, stitched) >= 40.0
+    assert sum(len(c.samples) for c in relaxed if c.sentence_index == 0) >= schedule.relax_after_s * joe.sample_rate
+    frames = sum(len(c.samples) for c in relaxed if c.sentence_index == 1) // joe.model.hop_length  # last: no silence
+    context = decoder_context_frames(joe.model.cfg)
+    small_first = len(list(windows(frames, context, schedule)))
+    bulk = len(list(windows(frames, context, schedule.bulk())))
+    assert bulk < small_first, (frames, bulk, small_first)  # the sentence is long enough to tell them apart
+    assert sum(c.sentence_index == 1 for c in relaxed) == bulk
+    assert sum(c.sentence_index == 1 for c in strict) == small_first
+    assert len(relaxed[0].samples) == 16 * joe.model.hop_length, "the first sentence still starts small"

@@ -157,7 +157,7 @@ class Scheduler:
             raise ConfigError("a request needs at least one utterance and one gap per utterance")
         schedule = self.config.stream
         if not streaming:
-            schedule = StreamConfig(first_frames=schedule.max_frames, growth=1, max_frames=schedule.max_frames)
+            schedule = schedule.bulk()
         with self._cond:
             if self._closing or self._thread is None:
                 raise SchedulerClosed("the speech scheduler is not running")
@@ -329,7 +329,7 @@ class Scheduler:
         for item, latent in zip(batch, results):
             s = item.sentence
             s.latent, s.frames = latent, latent.frames
-            s.windows = list(windows(latent.frames, engine.context, item.request.schedule))
+            s.windows = list(windows(latent.frames, engine.context, self._schedule(item.request, s)))
             s.pending = list(range(len(s.windows)))
             r = item.request
             if all(x.frames is not None for x in r.sentences):
@@ -342,6 +342,17 @@ class Scheduler:
         if batch[0].priority[0] != 0:
             self._learn_cost(engine, "latent", passes.frame_width(engine, max(frames)) * len(batch), seconds)
         self._observe_batch("latent", batch, padded, seconds)
+
+    @staticmethod
+    def _schedule(r: _Request, s: _Sentence) -> StreamConfig:
+        """Window schedule of sentence `s`: the request's, relaxed to equal windows once the audio before
+        `s` is long enough (`StreamConfig.for_offset`; while some of it is unknown, the request's own)."""
+        before = r.sentences[: r.sentences.index(s)]
+        if not before or any(x.frames is None for x in before):
+            return r.schedule
+        hop = r.engine.hop
+        samples = sum((x.frames or 0) * hop + x.gap for x in before)
+        return r.schedule.for_offset(samples / r.ticket.sample_rate)
 
     def _run_rest(self, batch: list[_Item]) -> None:
         engine = batch[0].request.engine
