@@ -82,3 +82,22 @@ def start_server(voices: list[sonorant.Voice], config: ServeConfig, wyoming: str
     service.scheduler.observer = observer
     server = SpeechServer(service, "127.0.0.1", 0, wyoming=wyoming).start()
     return Running(server, observer, voices[0])
+
+
+def stream_pcm(running: Running, text: str, seed: int,
+               on_first: Callable[[], None] | None = None) -> tuple[int, list[bytes], float]:
+    """Stream `text` as pcm through the official client: (request id, the byte chunks as they came,
+    the monotonic time the first one arrived). `on_first` runs as soon as the first chunk is in."""
+    first_at = float("nan")
+    chunks: list[bytes] = []
+    with running.client().audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input=text, response_format="pcm", extra_body={"seed": seed}
+    ) as response:
+        request_id = int(response.headers["x-sonorant-request"])
+        for chunk in response.iter_bytes():
+            if not chunks:
+                first_at = time.monotonic()
+                if on_first is not None:
+                    on_first()
+            chunks.append(chunk)
+    return request_id, chunks, first_at

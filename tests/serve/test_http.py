@@ -18,7 +18,7 @@ import soundfile as sf
 import sonorant
 from sonorant.audio import opus_rate, to_int16
 
-from serve_support import API_KEY, MAX_CHARS, Running, wait_done
+from serve_support import API_KEY, MAX_CHARS, Running, stream_pcm, wait_done
 
 TEXT = "Hello there. The server speaks two sentences."
 
@@ -80,16 +80,7 @@ def test_streaming_sends_audio_before_synthesis_ends(server: Running) -> None:
 
     server.observer.piece_gate = gate
     try:
-        with server.client().audio.speech.with_streaming_response.create(
-            model="tts-1", voice="alloy", input=text, response_format="pcm", extra_body={"seed": 14}
-        ) as response:
-            request_id = int(response.headers["x-sonorant-request"])
-            chunks = []
-            for chunk in response.iter_bytes():
-                if not chunks:
-                    first_at = time.monotonic()
-                    client_has_bytes.set()
-                chunks.append(chunk)
+        request_id, chunks, first_at = stream_pcm(server, text, 14, on_first=client_has_bytes.set)
     finally:
         server.observer.piece_gate = None
     ticket = wait_done(server.observer, request_id)

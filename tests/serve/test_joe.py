@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from serve_support import Running, start_server, wait_done
+from serve_support import Running, start_server, stream_pcm, wait_done
 
 import sonorant
 from sonorant.audio import to_int16
@@ -24,15 +23,7 @@ def joe_server(joe: sonorant.Voice) -> Iterator[Running]:
 def test_joe_stream_starts_before_synthesis_ends(joe_server: Running, joe: sonorant.Voice) -> None:
     text = ("The first audio should reach the client long before the end. This request has three sentences. "
             "The last one is here, so there is plenty left to synthesize.")
-    with joe_server.client().audio.speech.with_streaming_response.create(
-        model="tts-1", voice="alloy", input=text, response_format="pcm", extra_body={"seed": 5}
-    ) as response:
-        request_id = int(response.headers["x-sonorant-request"])
-        chunks = []
-        for chunk in response.iter_bytes():
-            if not chunks:
-                first_at = time.monotonic()
-            chunks.append(chunk)
+    request_id, chunks, first_at = stream_pcm(joe_server, text, 5)
     ticket = wait_done(joe_server.observer, request_id)
     # the same clock on both sides: the server runs on a thread of this process
     assert ticket.status == "done" and first_at < ticket.finished

@@ -60,7 +60,7 @@ class PiperPeer:
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
-        # Piper's own run is unchanged (its workers spin between operators as by default), but they stop
+        # Within a run Piper's workers still spin between operators as by default, but they stop
         # spinning when the run returns: idle spinning would steal the cores of whichever backend runs
         # next in the interleaved benchmark (measured on 2 cores: the next backend ran 7 % slower).
         options.add_session_config_entry("session.force_spinning_stop", "1")

@@ -54,7 +54,8 @@ by running averages of each engine's measured passes."""
 class _Sentence:
     """One utterance of a request: its latent once computed, its windows, and decoded pieces."""
 
-    def __init__(self, utt: Utterance, gap: int) -> None:
+    def __init__(self, index: int, utt: Utterance, gap: int) -> None:
+        self.index = index  # position in its request
         self.utt = utt
         self.gap = gap
         self.frames: int | None = None
@@ -165,7 +166,7 @@ class Scheduler:
                 raise SchedulerBusy(f"server busy: {self._admitted} requests in progress (limit {self.config.max_queue})")
             ticket = Ticket(next(self._ids), streaming, len(utterances), utterances[0].seed, sample_rate)
             ticket._wake = self._wake
-            sentences = [_Sentence(u, int(g)) for u, g in zip(utterances, gaps)]
+            sentences = [_Sentence(i, u, int(g)) for i, (u, g) in enumerate(zip(utterances, gaps))]
             self._incoming.append(_Request(ticket, engine, sentences, sink, schedule))
             self._admitted += 1
             self._cond.notify_all()
@@ -346,12 +347,17 @@ class Scheduler:
     @staticmethod
     def _schedule(r: _Request, s: _Sentence) -> StreamConfig:
         """Window schedule of sentence `s`: the request's, relaxed to equal windows once the audio before
-        `s` is long enough (`StreamConfig.for_offset`; while some of it is unknown, the request's own)."""
-        before = r.sentences[: r.sentences.index(s)]
-        if not before or any(x.frames is None for x in before):
-            return r.schedule
-        hop = r.engine.hop
-        samples = sum((x.frames or 0) * hop + x.gap for x in before)
+        `s` is known to be long enough (`StreamConfig.for_offset`). Walks back only until it is: the
+        sentences just before `s` usually settle it, so long requests cost no quadratic scan."""
+        enough = r.schedule.relax_after_s * r.ticket.sample_rate  # samples
+        samples = 0
+        for k in range(s.index - 1, -1, -1):
+            x = r.sentences[k]
+            if x.frames is None:  # unknown audio before `s`: keep the request's own schedule
+                return r.schedule
+            samples += x.frames * r.engine.hop + x.gap
+            if samples >= enough:
+                return r.schedule.bulk()
         return r.schedule.for_offset(samples / r.ticket.sample_rate)
 
     def _run_rest(self, batch: list[_Item]) -> None:
