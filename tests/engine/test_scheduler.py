@@ -127,6 +127,48 @@ def test_a_streams_later_sentences_get_equal_large_windows(joe: sonorant.Voice) 
     assert len(second) < len(list(windows(frames[1], context, config.stream)))
 
 
+def _decode_widths(voice: sonorant.Voice, max_padding: float, monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """Input widths of the rows of every decode pass, for two whole-file requests of different lengths
+    and two streams submitted together (so windows of many widths are ready at once)."""
+    from sonorant.engine import passes
+
+    seen: list[list[int]] = []
+    decode = passes.decode_windows
+
+    def spy(engine, rows):  # noqa: ANN001, ANN202
+        seen.append([w.stop - w.start for _, _, w in rows])
+        return decode(engine, rows)
+
+    monkeypatch.setattr(passes, "decode_windows", spy)
+    texts = ["One short line.", "A much longer sentence that keeps going, clause after clause, so that its "
+             "latent spans many more frames than the first one does.", "Streams have small windows first.",
+             "And this stream is longer than that one, by a good many words and frames."]
+    scheduler = Scheduler(SchedulerConfig(batch_wait_ms=200, max_step_ms=10_000, max_padding=max_padding))
+    scheduler.start()
+    try:
+        cfgs = [sonorant.SynthesisConfig(seed=70 + i) for i in range(len(texts))]
+        jobs = [_submit(scheduler, voice, t, c, streaming=i >= 2) for i, (t, c) in enumerate(zip(texts, cfgs))]
+        for (_, sink), text, cfg in zip(jobs, texts, cfgs):
+            got, ref = sink.audio(), voice.synthesize(text, cfg).samples
+            assert len(got) == len(ref) and float(np.max(np.abs(got - ref))) <= 1e-4
+    finally:
+        scheduler.close()
+    return seen
+
+
+def _padding(widths: list[int]) -> float:
+    return 1.0 - sum(widths) / (max(widths) * len(widths))
+
+
+def test_dynamic_shape_passes_batch_rows_of_similar_width(tiny: sonorant.Voice, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not tiny.engine.runtime.static_shapes
+    loose = _decode_widths(tiny, 0.99, monkeypatch)  # any padding allowed: wide and narrow rows share passes
+    assert max(_padding(w) for w in loose) > 0.15, "the workload never mixes widths; the check below could not fail"
+    tight = _decode_widths(tiny, 0.15, monkeypatch)
+    assert max(_padding(w) for w in tight) <= 0.15
+    assert max(len(w) for w in tight) >= 2, "no decode pass was batched at all"
+
+
 def _gap_after_first(voice: sonorant.Voice, text: str, cfg: sonorant.SynthesisConfig) -> int:
     """Samples of silence after the first sentence of `text`."""
     _, _, gaps = voice.prepare(text, voice.resolve(cfg))
@@ -234,7 +276,7 @@ def test_close_ends_waiting_requests_with_an_error(tiny: sonorant.Voice) -> None
 
 
 @pytest.mark.parametrize("field, value", [("max_batch", 0), ("max_queue", -1), ("batch_wait_ms", -5.0),
-                                          ("max_step_ms", 0)])
+                                          ("max_step_ms", 0), ("max_padding", 1.0)])
 def test_bad_config_is_a_config_error(field: str, value: object) -> None:
     with pytest.raises(sonorant.ConfigError, match=field):
         SchedulerConfig(**{field: value})

@@ -2,9 +2,9 @@
 requests share forward passes.
 
 A request is a list of utterances (its sentences) and the silence after each. Every sentence takes one
-*latent* pass (text encoder, durations, flows), batched with other requests' sentences of the same id
-bucket, and then *decode* passes over windows of its latent frames, batched with other windows of the
-same size. Streaming requests use the small-first window schedule of `StreamConfig`, and the latent
+*latent* pass (text encoder, durations, flows), batched with other requests' sentences, and then
+*decode* passes over windows of its latent frames, batched with other windows: of the same id bucket or
+window size on a static-shape runtime, of similar width on a dynamic one (see `_batch`). Streaming requests use the small-first window schedule of `StreamConfig`, and the latent
 pass for their first audio runs the flows over just the frames the first window needs (a *rest* pass
 completes them later); whole-file requests use equal windows of the schedule's largest size, which
 carry little context overhead. Every window carries the decoder's receptive field as context on both
@@ -277,15 +277,19 @@ class Scheduler:
 
     def _batch(self, first: _Item, items: list[_Item]) -> list[_Item]:
         """`first` and the most urgent items that can share its pass: same engine, stage and priority
-        class; the same id bucket (latents) or window size (decode); within `max_batch` and, unless they
-        are first audio, within the pass's time budget."""
+        class; within `max_batch` and, unless they are first audio, within the pass's time budget. A
+        static-shape runtime batches rows of one id bucket (latents) or window size (decode), which its
+        graphs are built for; a dynamic one pads rows to the widest, so it takes a row only while padding
+        stays within `max_padding` of the pass (one wide row batched with narrow ones costs more than it
+        saves)."""
         engine = first.request.engine
+        static = engine.runtime.static_shapes
         if first.stage == "latent":
             edges = engine.buckets.id_edges
             bucket = bucket_size(len(first.sentence.utt.ids), edges)
 
             def fits(i: _Item) -> bool:
-                return bucket_size(len(i.sentence.utt.ids), edges) == bucket
+                return not static or bucket_size(len(i.sentence.utt.ids), edges) == bucket
 
             def frames(i: _Item) -> float:
                 return self._estimate_frames(engine, len(i.sentence.utt.ids))
@@ -299,7 +303,7 @@ class Scheduler:
             size = first.sentence.windows[first.window].size
 
             def fits(i: _Item) -> bool:
-                return i.sentence.windows[i.window].size == size
+                return not static or i.sentence.windows[i.window].size == size
 
             def frames(i: _Item) -> float:
                 return float(passes.decode_width(engine, i.sentence.windows[i.window]))
@@ -308,13 +312,18 @@ class Scheduler:
         budget = float("inf")  # first audio: every row is urgent, and one pass for several ends sooner for the last
         if first.priority[0] != 0:
             budget = self.config.max_step_ms / 1000.0 / self._cost_of(engine, first.stage)
+        least_useful = 0.0 if static else 1.0 - self.config.max_padding
         batch: list[_Item] = []
-        widest = 0.0
+        widest = useful = 0.0
         for item in same:
-            widest = max(widest, frames(item))
-            if batch and (len(batch) >= self.config.max_batch or widest * (len(batch) + 1) > budget):
+            if len(batch) >= self.config.max_batch:
                 break
+            width = frames(item)
+            padded = max(widest, width) * (len(batch) + 1)
+            if batch and (padded > budget or useful + width < least_useful * padded):
+                continue  # a narrower (or wider) row further down may still fit
             batch.append(item)
+            widest, useful = max(widest, width), useful + width
         return batch
 
     def _run_latent(self, batch: list[_Item]) -> None:
