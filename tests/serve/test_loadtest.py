@@ -37,3 +37,9 @@ def test_small_load_test_passes(steady_voice: sonorant.Voice) -> None:
     assert report.rss_before_mib and report.rss_after_mib and report.rss_peak_mib >= report.rss_before_mib
     assert report.ttfa_single_p50 > 0 and report.ttfa_load_p50 > 0 and report.throughput_load > 0
     assert "PASSED" in report.summary()
+
+
+@pytest.mark.parametrize("field", ["clients", "requests", "baseline_passes"])
+def test_a_load_test_needs_at_least_one_of_each(field: str) -> None:
+    with pytest.raises(sonorant.ConfigError, match=field):
+        LoadTestConfig(**{field: 0})
