@@ -152,6 +152,8 @@ def test_result_frames_ttfa_memory_stages_flops(result: BenchResult) -> None:
     assert list(result.stage_split) == list(STAGES)
     assert sum(s.percent for s in result.stage_split.values()) == pytest.approx(100.0)
     assert all(s.seconds >= 0 for s in result.stage_split.values()) and result.stage_split["decoder"].seconds > 0
+    chars = sum(map(len, TEXTS))  # per pass over the texts, in the front end's seconds per pass
+    assert result.front_end_chars_per_s == pytest.approx(chars / result.stage_split["front_end"].seconds)
     fl = result.flops
     assert fl is not None and 1.0 < fl.gflop_per_audio_second < 50.0  # joe-medium: ~6-9 GFLOP per audio second
     assert fl.achieved_gflops == pytest.approx(fl.gflop_per_audio_second * result.audio_seconds / result.wall_seconds)
@@ -296,6 +298,6 @@ def test_cli_compare_piper_writes_every_file(tmp_path: Path, capsys: pytest.Capt
     assert ratios["latency_p50_sonorant_over_piper"] == pytest.approx(
         son["latency_ms"]["p50"] / pip["latency_ms"]["p50"])
     assert all(math.isfinite(v) and v > 0 for v in ratios.values())
-    assert set(pip["stage_split"]) == {"front_end", "model"}
+    assert set(pip["stage_split"]) == {"front_end", "model"} and pip["front_end_chars_per_s"] > 0
     # same voice, same network: audio lengths agree within Piper's unseeded duration noise
     assert pip["audio_seconds"] == pytest.approx(son["audio_seconds"], rel=0.3)

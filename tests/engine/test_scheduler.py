@@ -128,18 +128,18 @@ def test_a_streams_later_sentences_get_equal_large_windows(joe: sonorant.Voice) 
 
 
 def _decode_widths(voice: sonorant.Voice, max_padding: float, monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """Input widths of the rows of every decode pass, for two whole-file requests of different lengths
-    and two streams submitted together (so windows of many widths are ready at once)."""
-    from sonorant.engine import passes
-
+    """Input widths of the rows of every decode pass but first audio's (exempt from `max_padding`), for two
+    whole-file requests of different lengths and two streams submitted together (windows of many widths
+    are ready at once)."""
     seen: list[list[int]] = []
-    decode = passes.decode_windows
+    run_decode = Scheduler._run_decode
 
-    def spy(engine, rows):  # noqa: ANN001, ANN202
-        seen.append([w.stop - w.start for _, _, w in rows])
-        return decode(engine, rows)
+    def spy(self, batch):  # noqa: ANN001, ANN202
+        if batch[0].priority[0] != 0:
+            seen.append([w.stop - w.start for w in (i.sentence.windows[i.window] for i in batch)])
+        return run_decode(self, batch)
 
-    monkeypatch.setattr(passes, "decode_windows", spy)
+    monkeypatch.setattr(Scheduler, "_run_decode", spy)
     texts = ["One short line.", "A much longer sentence that keeps going, clause after clause, so that its "
              "latent spans many more frames than the first one does.", "Streams have small windows first.",
              "And this stream is longer than that one, by a good many words and frames."]

@@ -91,6 +91,7 @@ _ROWS: tuple[_Row, ...] = (
     ("GFLOP / audio second", lambda r: _num(r.flops.gflop_per_audio_second, 2) if r.flops else "-"),
     ("Achieved GFLOP/s", lambda r: _num(r.flops.achieved_gflops, 1) if r.flops else "-"),
     ("Utilisation of peak (%)", lambda r: _num(100 * r.flops.utilization, 1) if r.flops else "-"),
+    ("Front end (characters/s, one thread)", lambda r: _num(r.front_end_chars_per_s, 0) if r.front_end_chars_per_s else "-"),
 )
 
 

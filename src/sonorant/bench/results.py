@@ -165,6 +165,9 @@ class BenchResult:
     """FLOP counts and utilisation (None if not counted)."""
     latencies_ms: tuple[float, ...]
     """Every measured latency, in call order."""
+    front_end_chars_per_s: float = 0.0
+    """Characters of the texts per second of the stage split's front end (normalize, split, phonemize,
+    ids; one thread); 0 when the backend cannot split its stages."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (nested dataclasses become dicts)."""

@@ -269,16 +269,17 @@ def _flop_stats(count: FlopCount | None, audio_s: float, wall_s: float, counted_
                      counted_on, by_stage)
 
 
-def _result(backend: Backend, t: _Tally, machine: MachineInfo, n_texts: int, repeats: int, warmup: int,
+def _result(backend: Backend, t: _Tally, machine: MachineInfo, texts: Sequence[str], repeats: int, warmup: int,
             probe: MemoryProbe, flop_count: FlopCount | None, counted_on: str) -> BenchResult:
     wall = float(sum(t.latencies))
     total_samples = int(sum(t.samples))
     audio = total_samples / t.sample_rate if t.sample_rate else 0.0
     stage_total = sum(t.stages.values())
     split = {k: StageTime(v, 100.0 * v / stage_total if stage_total > 0 else 0.0) for k, v in t.stages.items()}
+    front_end = t.stages.get("front_end", 0.0)  # seconds per pass over the texts
     mib = 1024.0 * 1024.0
     return BenchResult(
-        backend=backend.name, device=backend.device, machine=machine, n_texts=n_texts, repeats=repeats,
+        backend=backend.name, device=backend.device, machine=machine, n_texts=len(texts), repeats=repeats,
         warmup=warmup, threads=int(getattr(backend, "threads", 0) or 0), sample_rate=t.sample_rate,
         latency_ms=_latency_stats(t.latencies),
         throughput=Throughput(total_samples / wall if wall > 0 else 0.0, audio / wall if wall > 0 else 0.0),
@@ -290,6 +291,7 @@ def _result(backend: Backend, t: _Tally, machine: MachineInfo, n_texts: int, rep
         peak_memory_mb=t.peak_rss / mib, peak_memory_delta_mb=max(t.peak_delta, 0) / mib,
         memory_method=probe.method, cuda_peak_memory_mb=t.cuda_peak / mib,
         flops=_flop_stats(flop_count, audio, wall, counted_on), latencies_ms=tuple(1000.0 * x for x in t.latencies),
+        front_end_chars_per_s=sum(map(len, texts)) / front_end if front_end > 0 else 0.0,
     )
 
 
@@ -383,7 +385,7 @@ def run_backends(
         step(1)
 
     machine = dataclasses.replace(machine, load_avg_1m_end=_load_avg())
-    return [_result(b, t, machine, len(texts), repeats, warmup, probe, flop_count, counted_on)
+    return [_result(b, t, machine, texts, repeats, warmup, probe, flop_count, counted_on)
             for b, t in zip(backends, tallies)]
 
 

@@ -279,9 +279,9 @@ class Scheduler:
         """`first` and the most urgent items that can share its pass: same engine, stage and priority
         class; within `max_batch` and, unless they are first audio, within the pass's time budget. A
         static-shape runtime batches rows of one id bucket (latents) or window size (decode), which its
-        graphs are built for; a dynamic one pads rows to the widest, so it takes a row only while padding
-        stays within `max_padding` of the pass (one wide row batched with narrow ones costs more than it
-        saves)."""
+        graphs are built for; a dynamic one pads rows to the widest, so, first audio aside, it takes a row
+        only while padding stays within `max_padding` of the pass (one wide row batched with narrow ones
+        costs more than it saves)."""
         engine = first.request.engine
         static = engine.runtime.static_shapes
         if first.stage == "latent":
@@ -312,7 +312,7 @@ class Scheduler:
         budget = float("inf")  # first audio: every row is urgent, and one pass for several ends sooner for the last
         if first.priority[0] != 0:
             budget = self.config.max_step_ms / 1000.0 / self._cost_of(engine, first.stage)
-        least_useful = 0.0 if static else 1.0 - self.config.max_padding
+        least_useful = 0.0 if static or first.priority[0] == 0 else 1.0 - self.config.max_padding
         batch: list[_Item] = []
         widest = useful = 0.0
         for item in same:

@@ -44,8 +44,8 @@ class SchedulerConfig:
     audio waits behind a pass."""
     max_padding: float = 0.15
     """Runtimes with dynamic shapes: the most fraction of a batched pass that may be padding (rows are
-    padded to the widest). Batching two rows saves about 20 % per frame on a 2-core CPU, so more padding
-    than that would cost more than it saves."""
+    padded to the widest), except in first-audio passes. Batching two rows saves about 20 % per frame on
+    a 2-core CPU, so more padding than that would cost more than it saves."""
     max_unread_s: float = 30.0
     """A streaming request whose reader is this many seconds of audio behind gets no more work until
     it reads (`Ticket.read`), so a slow client holds back its own audio, not the server's memory."""
