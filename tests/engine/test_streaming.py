@@ -9,7 +9,7 @@ import torch
 
 import sonorant
 from sonorant.engine import StreamConfig, decoder_context_frames
-from sonorant.engine.streaming import flow_context_frames, windows
+from sonorant.engine.streaming import MIN_SPLIT_CORE, Window, flow_context_frames, split_windows, windows
 from sonorant.models.vits import Vits, VitsConfig
 
 
@@ -27,6 +27,32 @@ def test_window_cores_tile_the_sentence(n: int) -> None:
     assert all(w.stop - w.start <= w.size for w in ws)
     cores = [w.core_stop - w.core_start for w in ws]
     assert cores[0] == min(16, n) and max(cores) <= 128
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 8])
+def test_split_windows_are_exact_pieces_of_the_windows(rows: int) -> None:
+    n, context = 700, 13
+    ws = list(windows(n, context, StreamConfig(first_frames=16, growth=2, max_frames=256)))
+    parts = split_windows(ws, context, rows)
+    assert [i for i, _ in parts] == sorted(i for i, _ in parts)  # in order, grouped by window
+    for i, w in enumerate(ws):
+        mine = [p for j, p in parts if j == i]
+        assert mine[0].core_start == w.core_start and mine[-1].core_stop == w.core_stop
+        assert all(a.core_stop == b.core_start for a, b in zip(mine, mine[1:]))  # cores tile the window's core
+        for p in mine:  # inside the window, with full context or the window's own edge on each side
+            assert w.start <= p.start and p.stop <= w.stop
+            assert p == w if len(mine) == 1 else p.size == p.stop - p.start
+            assert p.start == w.start or p.core_start - p.start == context
+            assert p.stop == w.stop or p.stop - p.core_stop == context
+            assert len(mine) == 1 or p.core_stop - p.core_start >= MIN_SPLIT_CORE
+    assert len(parts) == max(len(ws), rows)  # 700 frames hold enough long windows for 8 rows
+
+
+def test_split_windows_leaves_short_windows_whole() -> None:
+    short = Window(0, 140, 0, 127, 140)  # a core under 2 x MIN_SPLIT_CORE: halves would cost more than they gain
+    assert split_windows([short], 13, 4) == [(0, short)]
+    long = Window(0, 2 * MIN_SPLIT_CORE, 0, 2 * MIN_SPLIT_CORE, 2 * MIN_SPLIT_CORE)
+    assert len(split_windows([long], 13, 4)) == 2
 
 
 @pytest.mark.parametrize(

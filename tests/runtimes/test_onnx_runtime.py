@@ -7,6 +7,7 @@ import pytest
 
 import sonorant
 from sonorant.engine import Engine, Utterance
+from sonorant.engine.streaming import MIN_SPLIT_CORE
 from sonorant.runtimes import EagerRuntime, make_runtime
 from sonorant.voices.piper import load_piper_model
 
@@ -20,8 +21,13 @@ def _snr_db(ref: np.ndarray, test: np.ndarray) -> float:
     return float("inf") if err == 0 else 10 * np.log10(float(np.sum(ref**2)) / err)
 
 
-def test_onnx_runtime_matches_eager_on_joe(joe: sonorant.Voice, tmp_path_factory: pytest.TempPathFactory) -> None:
-    runtime = OnnxRuntime(joe.model, cache_dir=tmp_path_factory.mktemp("onnx-cache"))
+@pytest.fixture(scope="module")
+def joe_onnx(joe: sonorant.Voice, tmp_path_factory: pytest.TempPathFactory) -> OnnxRuntime:
+    return OnnxRuntime(joe.model, cache_dir=tmp_path_factory.mktemp("onnx-cache"))
+
+
+def test_onnx_runtime_matches_eager_on_joe(joe: sonorant.Voice, joe_onnx: OnnxRuntime) -> None:
+    runtime = joe_onnx
     texts = ["The quick brown fox jumps over the lazy dog.", "Is this thing on?", "Numbers like seven hundred work."]
     cfg = joe.resolve(sonorant.SynthesisConfig(seed=4))
     utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 4 + i, cfg.length_scale, cfg.noise_scale, cfg.noise_w)
@@ -31,6 +37,28 @@ def test_onnx_runtime_matches_eager_on_joe(joe: sonorant.Voice, tmp_path_factory
     snrs = [_snr_db(a, b) for a, b in zip(eager, onnx)]
     assert all(len(a) == len(b) for a, b in zip(eager, onnx))
     assert min(snrs) >= 60.0, snrs
+
+
+@pytest.mark.parametrize("rows", [2, 3, 4])
+def test_decoder_passes_split_across_threads_give_the_same_audio(joe: sonorant.Voice, joe_onnx: OnnxRuntime,
+                                                                 monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """A pass with fewer rows than `decode_rows` is cut into sub-windows; the audio stays the same."""
+    assert joe_onnx.decode_rows >= 1
+    text = "A sentence long enough to be cut into several windows, so that every thread gets a row of its own."
+    cfg = joe.resolve(sonorant.SynthesisConfig(seed=9))
+    utt = Utterance(tuple(joe.phoneme_ids(text)[0]), 9, cfg.length_scale, cfg.noise_scale, cfg.noise_w)
+    engine = Engine(joe.model, joe_onnx)
+    monkeypatch.setattr(joe_onnx, "decode_rows", 1)
+    (whole,) = engine.synthesize([utt])
+    calls: list[int] = []
+    vocode = joe_onnx.vocode
+    monkeypatch.setattr(joe_onnx, "vocode", lambda z, frames, g: calls.append(z.shape[0]) or vocode(z, frames, g))
+    monkeypatch.setattr(joe_onnx, "decode_rows", rows)
+    (split,) = engine.synthesize([utt])
+    assert len(whole) >= 4 * MIN_SPLIT_CORE * joe.model.hop_length  # long enough for every split asked for
+    assert calls == [rows], "the pass was not split into one row per thread"
+    assert len(split) == len(whole) and float(np.max(np.abs(split - whole))) <= 1e-4
+    assert _snr_db(whole, split) >= 80.0
 
 
 def test_onnx_runtime_multi_speaker_and_cache_key(tiny_multi_speaker_voice, tmp_path) -> None:  # noqa: ANN001

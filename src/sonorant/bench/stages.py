@@ -149,7 +149,7 @@ def vits_stage_times(voice: Voice, text: str, cfg: SynthesisConfig | None = None
                 audio = model.dec(z, torch.tensor(frames, device=device), g=enc.g)  # [b, t_y * hop]
             audio.float().cpu()
         else:
-            runtime.vocode(z, torch.tensor(frames), enc.g)
+            engine.vocode(z, frames, enc.g)
         clock.mark("decoder" if eager else "vocode")
     return clock.times
 

@@ -17,7 +17,7 @@ from ..models.vits import Encoded, Vits
 from ..models.vits.noise import duration_noise, latent_noise
 from ..runtimes import EagerRuntime, Runtime
 from .buckets import BucketConfig, bucket_size
-from .streaming import StreamConfig, decoder_context_frames, flow_context_frames, windows
+from .streaming import StreamConfig, Window, decoder_context_frames, flow_context_frames, split_windows, windows
 
 _LOG = logging.getLogger(__name__)
 
@@ -111,8 +111,37 @@ class Engine:
     def run_batch(self, batch: Sequence[Utterance]) -> list[np.ndarray]:
         """One padded forward pass over `batch`; each result is trimmed to its utterance's length."""
         z, frames, g = self._latent(batch)
-        audio = self.runtime.vocode(z, torch.tensor(frames), g).numpy()
-        return [np.ascontiguousarray(audio[row, : f * self.hop], dtype=np.float32) for row, f in enumerate(frames)]
+        return self.vocode(z, frames, g)
+
+    def vocode(self, z: torch.Tensor, frames: Sequence[int], g: torch.Tensor | None) -> list[np.ndarray]:
+        """Audio of each row of a padded latent batch z [b, c, t_y], trimmed to its `frames`. A static-shape
+        runtime decodes the padded batch as it is; a dynamic one decodes whole-utterance windows
+        (`decode`), which may be split across its threads."""
+        if self.runtime.static_shapes:
+            audio = self.runtime.vocode(z, torch.tensor(list(frames)), g).numpy()  # [b, t_y * hop]
+            return [np.ascontiguousarray(audio[row, : f * self.hop], dtype=np.float32) for row, f in enumerate(frames)]
+        return self.decode([(z[row : row + 1], None if g is None else g[row : row + 1], Window(0, f, 0, f, f))
+                            for row, f in enumerate(frames)])
+
+    def decode(self, rows: Sequence[tuple[torch.Tensor, torch.Tensor | None, Window]]) -> list[np.ndarray]:
+        """Audio of each (latent [1, c, n], speaker embedding, window): the window's core samples, from one
+        decoder pass. A dynamic-shape runtime whose pass would have fewer rows than its `decode_rows`
+        gets long windows split into exact sub-windows (`split_windows`), so its threads share the rows."""
+        target = 1 if self.runtime.static_shapes else int(getattr(self.runtime, "decode_rows", 1))
+        parts = split_windows([w for _, _, w in rows], self.context, target)  # (row, sub-window)
+        width = max(max(w.size, w.stop - w.start) if self.runtime.static_shapes else w.stop - w.start
+                    for _, w in parts)
+        z0 = rows[0][0]
+        chunk = torch.zeros(len(parts), self.channels, width, dtype=z0.dtype, device=z0.device)  # [p, c, width]
+        for k, (row, w) in enumerate(parts):
+            chunk[k, :, : w.stop - w.start] = rows[row][0][0, :, w.start : w.stop]
+        lengths = torch.tensor([w.stop - w.start for _, w in parts], dtype=torch.long)  # [p]
+        g = None if rows[0][1] is None else torch.cat([rows[row][1] for row, _ in parts])  # [p, gin, 1]
+        audio = self.runtime.vocode(chunk, lengths, g).numpy()  # [p, width * hop]
+        pieces: list[list[np.ndarray]] = [[] for _ in rows]
+        for k, (row, w) in enumerate(parts):
+            pieces[row].append(audio[k, (w.core_start - w.start) * self.hop : (w.core_stop - w.start) * self.hop])
+        return [np.ascontiguousarray(np.concatenate(p) if len(p) > 1 else p[0], dtype=np.float32) for p in pieces]
 
     def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[tuple[np.ndarray, bool]]:
         """The utterance's audio in pieces, each with a flag set on the last one: the decoder runs over
@@ -133,12 +162,8 @@ class Engine:
         for k, w in enumerate(plan):
             if k == 1 or z is None:
                 z = self.runtime.latent(enc, noise_scale, z_noise)
-            size = w.size if self.runtime.static_shapes else w.stop - w.start
-            chunk = torch.zeros(1, self.channels, max(size, w.stop - w.start), dtype=z.dtype, device=z.device)
-            chunk[:, :, : w.stop - w.start] = z[:, :, w.start : w.stop]
-            audio = self.runtime.vocode(chunk, torch.tensor([w.stop - w.start]), enc.g)[0].numpy()
-            lo, hi = (w.core_start - w.start) * self.hop, (w.core_stop - w.start) * self.hop
-            yield np.ascontiguousarray(audio[lo:hi], dtype=np.float32), k == len(plan) - 1
+            (audio,) = self.decode([(z, enc.g, w)])
+            yield audio, k == len(plan) - 1
 
     def warmup(self, batch_sizes: Sequence[int] = (1,), stream: StreamConfig | None = None) -> None:
         """Build every graph a request can need before the first request: the runtime compiles its

@@ -104,15 +104,5 @@ def rest_latents(engine: Engine, heads: Sequence[Latent]) -> list[torch.Tensor]:
 
 
 def decode_windows(engine: Engine, rows: Sequence[tuple[torch.Tensor, torch.Tensor | None, Window]]) -> list[np.ndarray]:
-    """Audio of each (latent [1, c, n], speaker embedding, window): the window's core samples."""
-    width = max(decode_width(engine, w) for _, _, w in rows)
-    z0 = rows[0][0]
-    chunk = torch.zeros(len(rows), engine.channels, width, dtype=z0.dtype, device=z0.device)  # [b, c, width]
-    for row, (z, _, w) in enumerate(rows):
-        chunk[row, :, : w.stop - w.start] = z[0, :, w.start : w.stop]
-    lengths = torch.tensor([w.stop - w.start for _, _, w in rows], dtype=torch.long)  # [b]
-    g = None if rows[0][1] is None else torch.cat([gr for _, gr, _ in rows])  # [b, gin, 1]
-    audio = engine.runtime.vocode(chunk, lengths, g).numpy()  # [b, width * hop]
-    hop = engine.hop
-    return [np.ascontiguousarray(audio[row, (w.core_start - w.start) * hop : (w.core_stop - w.start) * hop],
-                                 dtype=np.float32) for row, (_, _, w) in enumerate(rows)]
+    """Audio of each (latent [1, c, n], speaker embedding, window): the window's core samples (`Engine.decode`)."""
+    return engine.decode(rows)

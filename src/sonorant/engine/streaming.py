@@ -10,7 +10,7 @@ or oneDNN-backed decoder sees a handful of shapes, not one per window.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from ..models.vits import VitsConfig
@@ -92,3 +92,29 @@ def windows(n_frames: int, context: int, cfg: StreamConfig) -> Iterator[Window]:
         yield Window(max(0, pos - context), min(n_frames, stop + context), pos, stop, core + 2 * context)
         pos = stop
         core = min(cfg.max_frames, core * max(1, cfg.growth))
+
+
+MIN_SPLIT_CORE = 64
+"""Fewest core frames of a sub-window from `split_windows`: each carries up to 2 x context extra frames."""
+
+
+def split_windows(ws: Sequence[Window], context: int, rows: int) -> list[tuple[int, Window]]:
+    """(index into `ws`, window) pairs that cover every window's core: the windows themselves, except that
+    while there are fewer than `rows` pairs the one with the largest core is cut in two halves (each
+    with `context` frames on both sides, inside the original window, so each half is as exact as it).
+
+    ONNX Runtime on a CPU spreads a pass's rows over its threads far better than it spreads one row (on
+    2 cores a 300-frame utterance decodes 1.15-1.3x faster as two 163-frame rows in one pass), so a pass
+    with fewer rows than threads is cut into more. Halves keep at least `MIN_SPLIT_CORE` core frames."""
+    parts = list(enumerate(ws))
+    while len(parts) < rows:
+        j = max(range(len(parts)), key=lambda k: parts[k][1].core_stop - parts[k][1].core_start)
+        i, w = parts[j]
+        if w.core_stop - w.core_start < 2 * MIN_SPLIT_CORE:
+            break
+        mid = (w.core_start + w.core_stop) // 2
+        left = Window(w.start, min(w.stop, mid + context), w.core_start, mid, 0)
+        right = Window(max(w.start, mid - context), w.stop, mid, w.core_stop, 0)
+        parts[j : j + 1] = [(i, replace(left, size=left.stop - left.start)),
+                            (i, replace(right, size=right.stop - right.start))]
+    return parts
