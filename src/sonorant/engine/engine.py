@@ -129,8 +129,7 @@ class Engine:
         gets long windows split into exact sub-windows (`split_windows`), so its threads share the rows."""
         target = 1 if self.runtime.static_shapes else int(getattr(self.runtime, "decode_rows", 1))
         parts = split_windows([w for _, _, w in rows], self.context, target)  # (row, sub-window)
-        width = max(max(w.size, w.stop - w.start) if self.runtime.static_shapes else w.stop - w.start
-                    for _, w in parts)
+        width = max(self.decode_width(w) for _, w in parts)
         z0 = rows[0][0]
         chunk = torch.zeros(len(parts), self.channels, width, dtype=z0.dtype, device=z0.device)  # [p, c, width]
         for k, (row, w) in enumerate(parts):
@@ -142,6 +141,11 @@ class Engine:
         for k, (row, w) in enumerate(parts):
             pieces[row].append(audio[k, (w.core_start - w.start) * self.hop : (w.core_stop - w.start) * self.hop])
         return [np.ascontiguousarray(np.concatenate(p) if len(p) > 1 else p[0], dtype=np.float32) for p in pieces]
+
+    def decode_width(self, window: Window) -> int:
+        """Padded width of a decoder window: its schedule size for static runtimes, its own size otherwise."""
+        n = window.stop - window.start
+        return max(window.size, n) if self.runtime.static_shapes else n
 
     def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[tuple[np.ndarray, bool]]:
         """The utterance's audio in pieces, each with a flag set on the last one: the decoder runs over

@@ -1,7 +1,7 @@
-"""The forward passes the scheduler batches across requests: latents, streamed heads, the rest of a
-streamed head's latent, and decoder windows. Each stacks its rows into one padded batch, runs the
-engine's runtime once, and returns every row's own result; padding never changes a row's result
-(masks, per-utterance noise), so any batch gives the same audio as running the row alone.
+"""The latent passes the scheduler batches across requests: full latents, streamed heads and the rest of
+a streamed head's latent (decoder windows go through `Engine.decode`). Each stacks its rows into one
+padded batch, runs the engine's runtime once, and returns every row's own result; padding never changes
+a row's result (masks, per-utterance noise), so any batch gives the same audio as running the row alone.
 """
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..models.vits import Encoded
 from .buckets import bucket_size
 from .engine import Engine, Utterance
-from .streaming import Window
 
 
 @dataclass
@@ -37,12 +35,6 @@ class Latent:
 def frame_width(engine: Engine, frames: int) -> int:
     """Padded latent width of a pass over `frames` frames."""
     return bucket_size(frames, engine.buckets.frame_edges) if engine.runtime.static_shapes else frames
-
-
-def decode_width(engine: Engine, window: Window) -> int:
-    """Padded width of a decoder window: its schedule size for static runtimes, its own size otherwise."""
-    n = window.stop - window.start
-    return max(window.size, n) if engine.runtime.static_shapes else n
 
 
 def latents(engine: Engine, utts: Sequence[Utterance]) -> list[Latent]:
@@ -101,8 +93,3 @@ def rest_latents(engine: Engine, heads: Sequence[Latent]) -> list[torch.Tensor]:
     noise_scale = torch.tensor([r[2] for r in rows], dtype=torch.float32)  # [b]
     z = engine.runtime.latent(enc, noise_scale, z_noise)  # [b, c, t_y]
     return [z[row : row + 1, :, : h.frames].clone() for row, h in enumerate(heads)]
-
-
-def decode_windows(engine: Engine, rows: Sequence[tuple[torch.Tensor, torch.Tensor | None, Window]]) -> list[np.ndarray]:
-    """Audio of each (latent [1, c, n], speaker embedding, window): the window's core samples (`Engine.decode`)."""
-    return engine.decode(rows)

@@ -4,10 +4,11 @@ requests share forward passes.
 A request is a list of utterances (its sentences) and the silence after each. Every sentence takes one
 *latent* pass (text encoder, durations, flows), batched with other requests' sentences, and then
 *decode* passes over windows of its latent frames, batched with other windows: of the same id bucket or
-window size on a static-shape runtime, of similar width on a dynamic one (see `_batch`). Streaming requests use the small-first window schedule of `StreamConfig`, and the latent
-pass for their first audio runs the flows over just the frames the first window needs (a *rest* pass
-completes them later); whole-file requests use equal windows of the schedule's largest size, which
-carry little context overhead. Every window carries the decoder's receptive field as context on both
+window size on a static-shape runtime, of similar width on a dynamic one (see `_batch`). Streaming
+requests use the small-first window schedule of `StreamConfig`, and the latent pass for their first
+audio runs the flows over just the frames the first window needs (a *rest* pass completes them later);
+whole-file requests use equal windows of the schedule's largest size, which carry little context
+overhead. Every window carries the decoder's receptive field as context on both
 sides, so the stitched audio equals `Engine.synthesize` (up to float rounding) whatever else shared
 the pass. The passes themselves are in `passes`.
 
@@ -26,7 +27,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -306,7 +307,7 @@ class Scheduler:
                 return not static or i.sentence.windows[i.window].size == size
 
             def frames(i: _Item) -> float:
-                return float(passes.decode_width(engine, i.sentence.windows[i.window]))
+                return float(engine.decode_width(i.sentence.windows[i.window]))
         same = sorted(i for i in items if i.stage == first.stage and i.request.engine is engine
                       and i.priority[0] == first.priority[0] and fits(i))
         budget = float("inf")  # first audio: every row is urgent, and one pass for several ends sooner for the last
@@ -385,14 +386,14 @@ class Scheduler:
         engine = batch[0].request.engine
         rows = [(i.sentence.latent.z, i.sentence.latent.g, i.sentence.windows[i.window]) for i in batch]
         start = time.perf_counter()
-        audio = passes.decode_windows(engine, rows)
+        audio = engine.decode(rows)
         seconds = time.perf_counter() - start
         for item, piece in zip(batch, audio):
             w = item.sentence.windows[item.window]
             item.sentence.decoded[item.window] = piece
             item.sentence.pending.remove(item.window)
             item.request.ticket.frames_decoded += w.core_stop - w.core_start
-        padded = max(passes.decode_width(engine, w) for _, _, w in rows) * len(batch)
+        padded = max(engine.decode_width(w) for _, _, w in rows) * len(batch)
         self._learn_cost(engine, "decode", padded, seconds)
         self._observe_batch("decode", batch, padded, seconds)
         for r in {id(i.request): i.request for i in batch}.values():
