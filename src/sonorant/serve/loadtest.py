@@ -8,7 +8,7 @@
 Without --url it starts `sonorant serve` as a subprocess on a free loopback port and stops it at the end.
 
 1. Baseline, one request at a time: every distinct (text, seed) job, streamed as pcm, in `baseline_passes`
-   passes (a pass takes ~10 s, and one pass's throughput varies by ~15 % on a shared 2-core VM). This
+   passes (a pass takes ~10 s, and one pass's throughput varied by up to 20 % between runs here). This
    gives single-client time to first audio (TTFA), one-at-a-time throughput over all passes, and each
    job's reference audio (every pass must give the same audio, within 4 LSB).
 2. Load: `clients` concurrent clients (started evenly over `ramp_s` seconds), each sending `requests`
