@@ -293,9 +293,11 @@ class OnnxRuntime:
         self.active_providers = self.sessions["vocode"].get_providers()
         """The providers ONNX Runtime actually uses (it falls back on its own when one fails to load)."""
         on_cpu = self.active_providers[:1] == ["CPUExecutionProvider"]
-        self.decode_rows = (threads or os.cpu_count() or 1) if on_cpu else 1
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.decode_rows = (threads or usable) if on_cpu else 1
         """Rows a decoder pass should have to keep every intra-op thread busy (`Engine.decode` splits long
-        windows to get them): the CPU provider's thread count (its default is one per core); 1 elsewhere."""
+        windows to get them): the CPU provider's thread count (by default one per CPU this process may
+        use); 1 elsewhere."""
 
     @staticmethod
     def _np(t: torch.Tensor) -> np.ndarray:
