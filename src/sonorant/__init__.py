@@ -4,6 +4,8 @@
     voice = sonorant.load_voice()                 # the bundled default voice (joe, medium)
     audio = voice.synthesize("Hello from sonorant.")
     audio.save("hello.wav")
+
+Importing sonorant loads no tensor library: torch is imported only by the runtimes that need it.
 """
 
 from __future__ import annotations
@@ -28,30 +30,43 @@ __all__ = [
 def load_voice(
     voice: str | Path | None = None,
     *,
-    runtime: str = "eager",
+    device: str = "auto",
+    runtime: str = "auto",
     buckets: BucketConfig | None = None,
     runtime_options: dict[str, object] | None = None,
     warmup: bool = False,
 ) -> Voice:
     """Load a voice: None for the bundled default (joe, medium), a bundled name, or a Piper `.onnx` path.
 
-    `runtime` picks how the model runs: "eager" (PyTorch), "compile" (torch.compile), "onnx" (ONNX
-    Runtime stage graphs, exported once and cached), "xla" (PyTorch/XLA) or "tensorrt";
-    `runtime_options` go to that runtime's constructor. `warmup=True` runs every bucket shape once
-    before returning, so compiling runtimes never compile while serving.
+    `device` is "auto" (a CUDA GPU if torch can use one, else the CPU), "cpu", "cuda", "cuda:N" or
+    "xla"; an unknown or unavailable device is a `ConfigError` naming what exists. `runtime` picks how
+    the model runs: "auto" (the fastest for the device: ONNX Runtime on a CPU, torch.compile on CUDA,
+    PyTorch/XLA on XLA), "eager" (PyTorch), "compile", "onnx" (stage graphs exported once per voice and
+    cached; runs without torch once cached), "xla" or "tensorrt". `runtime_options` go to that
+    runtime's constructor. `warmup=True` builds every bucket shape before returning, so compiling
+    runtimes never compile while serving.
     """
-    from .voices.piper import load_piper_model, read_piper_config
-    from .voices.registry import resolve_voice
+    from .devices import resolve
+    from .runtimes import make_runtime
+    from .voices.piper import read_piper_config
+    from .voices.registry import model_source, resolve_voice
 
-    from .runtimes import RUNTIMES, make_runtime
-
-    if runtime not in RUNTIMES:
-        raise ConfigError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
     files = resolve_voice(voice)
     config = read_piper_config(files.config)
-    model = load_piper_model(files.model)
-    loaded = Voice(model, config, files.name, files.model, runtime=make_runtime(runtime, model, **(runtime_options or {})),
-                   buckets=buckets)
+    device, runtime = resolve(device, runtime)
+    options = dict(runtime_options or {})
+    given = options.pop("device", None)
+    if given is not None and str(given) != device:
+        raise ConfigError(f"device given twice: device={device!r} and runtime_options['device']={given!r}")
+    if runtime in ("eager", "compile", "onnx"):
+        options["device"] = device
+    elif runtime == "tensorrt":
+        options["device"] = int(device.split(":")[1])
+    elif runtime == "xla" and ":" in device:
+        options["device"] = device
+    source = model_source(files)
+    loaded = Voice(make_runtime(runtime, source, **options), config, files.name, files.model, buckets=buckets,
+                   source=source)
     if warmup:
         loaded.engine.warmup()
     return loaded

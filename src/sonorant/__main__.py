@@ -1,4 +1,4 @@
-"""The `sonorant` command line: speak | voices | bench."""
+"""The `sonorant` command line: speak | voices | bench | serve | export."""
 
 from __future__ import annotations
 
@@ -9,42 +9,68 @@ from pathlib import Path
 
 from .errors import SonorantError
 
+_SPEAK_HELP = """Speak text into an audio file, or onto standard output as it is synthesized.
+
+The format follows the output's suffix: .wav, .flac, .mp3, .ogg (Vorbis), .opus, .pcm/.raw (16-bit
+little-endian). '-o -' streams WAV to standard output (--output-raw: raw PCM) sentence by sentence.
+An existing file is replaced only with --force. Piper's -m/--model, -f/--output-file, -i/--input-file
+and --output-raw are accepted too."""
+
 
 def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
+    from .bench.cli import PRECISION_CHOICES, RUNTIME_CHOICES
+
+    p.add_argument("--voice", "-m", "--model", dest="voice", default=None,
+                   help="bundled voice name (default: joe) or path to a Piper .onnx")
     p.add_argument("--length-scale", type=float, default=None, help="duration multiplier (>1 slower)")
     p.add_argument("--noise-scale", type=float, default=None, help="prior noise (voice default if unset)")
     p.add_argument("--noise-w", type=float, default=None, help="duration noise (voice default if unset)")
     p.add_argument("--speaker", default=None, help="speaker id or name (multi-speaker voices)")
     p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible audio")
     p.add_argument("--sentence-silence", type=float, default=0.0, help="seconds of silence between sentences")
-    from .bench.cli import PRECISION_CHOICES, RUNTIME_CHOICES
-
-    p.add_argument("--runtime", default="eager", choices=RUNTIME_CHOICES,
-                   help="how the model runs: eager PyTorch, torch.compile, ONNX Runtime, PyTorch/XLA or TensorRT "
-                        "(default: eager)")
+    p.add_argument("--volume", type=float, default=1.0, help="gain on the samples (default 1.0)")
+    p.add_argument("--normalize-audio", action="store_true",
+                   help="scale each sentence to full scale before --volume, as Piper does by default")
+    p.add_argument("--device", default="auto",
+                   help="where the model runs: auto (default: a CUDA GPU if torch can use one, else the CPU), cpu, "
+                        "cuda, cuda:N or xla")
+    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
+                   help="how the model runs: auto (default: the fastest for the device), eager PyTorch, "
+                        "torch.compile, ONNX Runtime, PyTorch/XLA or TensorRT")
     p.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES,
-                   help="decoder precision: fp32 (default), or bf16/fp16 where the hardware computes them natively")
+                   help="decoder precision: fp32 (default), or tf32/bf16/fp16 where the hardware has them")
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="sonorant", description="Fast, exact text-to-speech.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"sonorant {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more logging: -v progress and results, -vv debug")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    speak = sub.add_parser("speak", help="synthesize text to an audio file")
+    speak = sub.add_parser("speak", help="synthesize text to an audio file or to standard output",
+                           description=_SPEAK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     speak.add_argument("text", nargs="?", default="-", help="text to speak; '-' or absent reads standard input")
-    speak.add_argument("-o", "--output", default=None,
-                       help="output file (.wav, .flac, .pcm); '-' writes WAV to standard output")
+    speak.add_argument("-o", "-f", "--output", "--output-file", dest="output", default=None,
+                       help="output file (.wav, .flac, .mp3, .ogg, .opus, .pcm); '-' streams WAV to standard output")
+    speak.add_argument("-i", "--input-file", default=None, help="read the text from this UTF-8 file")
+    speak.add_argument("--output-raw", action="store_true",
+                       help="stream raw 16-bit PCM to standard output as it is synthesized")
+    speak.add_argument("--force", action="store_true", help="replace the output file if it exists")
     speak.add_argument("--ssml", action="store_true",
                        help="read TEXT as SSML (wrapped in <speak> if it is not already a document)")
     speak.add_argument("--show-text", action="store_true",
                        help="print each sentence's normalized text, phonemes and ids before speaking")
-    speak.add_argument("--no-normalize", action="store_true",
+    speak.add_argument("--no-text-normalize", action="store_true",
                        help="pass text to espeak-ng as written (no number/date/abbreviation reading)")
+    speak.add_argument("--no-normalize", dest="no_normalize_ambiguous", action="store_true", help=argparse.SUPPRESS)
     _add_synthesis_args(speak)
 
-    voices = sub.add_parser("voices", help="list bundled voices and any given .onnx voices")
+    voices = sub.add_parser("voices", help="list bundled voices and any given .onnx voices",
+                            description="List the bundled voices (and any Piper .onnx voices given) with their "
+                                        "language, quality, sample rate and speakers.")
     voices.add_argument("paths", nargs="*", help="extra Piper .onnx voices to describe")
 
     from .bench.cli import add_bench_parser
@@ -59,38 +85,6 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_export_parser(sub)
     return parser
-
-
-def _speak(args: argparse.Namespace) -> int:
-    from . import SynthesisConfig, load_voice
-
-    text = sys.stdin.read() if args.text == "-" else args.text
-    if args.ssml:
-        from .text.ssml import is_ssml
-
-        if not is_ssml(text):
-            text = f"<speak>{text}</speak>"
-    out = args.output
-    if out is None:
-        if sys.stdout.isatty():
-            raise SonorantError("give an output file with -o FILE (or -o - to write WAV to a pipe)")
-        out = "-"
-    cfg = SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-                          speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence,
-                          normalize_text=not args.no_normalize)
-    options = {"precision": args.precision} if args.precision != "fp32" else {}
-    voice = load_voice(args.voice, runtime=args.runtime, runtime_options=options)
-    if args.show_text:
-        trace = voice.analyze(text, normalize=not args.no_normalize)
-        print(trace, file=sys.stderr if out == "-" else sys.stdout)
-    audio = voice.synthesize(text, cfg)
-    if out == "-":
-        sys.stdout.buffer.write(audio.to_bytes("wav"))
-        sys.stdout.buffer.flush()
-    else:
-        path = audio.save(out)
-        logging.getLogger("sonorant").info("wrote %s (%.2f s at %d Hz)", path, audio.duration, audio.sample_rate)
-    return 0
 
 
 def _voices(args: argparse.Namespace) -> int:
@@ -117,9 +111,13 @@ def _voices(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sonorant` command; returns the exit status."""
     args = _build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose + 1, 2)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "speak":
+            from .speak import run_speak
+
+            return run_speak(args)
         if args.command == "bench":
             from .bench.cli import run_bench_command
 
@@ -132,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             from .serve.cli import run_serve_command
 
             return run_serve_command(args)
-        return {"speak": _speak, "voices": _voices}[args.command](args)
+        return _voices(args)
     except SonorantError as exc:
         print(f"sonorant: error: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,19 +38,35 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return resample_poly(samples, rate_out // g, rate_in // g).astype(np.float32)
 
 
+FILE_FORMATS = {".wav": "wav", ".flac": "flac", ".mp3": "mp3", ".ogg": "ogg", ".opus": "opus", ".pcm": "pcm",
+                ".raw": "pcm"}
+"""File suffixes `Audio.save` and the CLI understand, and the format each one means (.ogg: Ogg Vorbis)."""
+
+
+def format_of(path: str | Path) -> str:
+    """The audio format a file name asks for (`FILE_FORMATS`); `ConfigError` for any other suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FILE_FORMATS:
+        known = ", ".join(FILE_FORMATS)
+        raise ConfigError(f"cannot tell which audio format to write to {str(path)!r}: use a file name ending in {known}")
+    return FILE_FORMATS[suffix]
+
+
 def encode_audio(samples: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
-    """Mono float samples -> bytes of a WAV (16-bit PCM), FLAC, MP3, Ogg Opus (resampled to an Opus rate,
-    see `opus_rate`), or raw 16-bit little-endian PCM file."""
+    """Mono float samples -> bytes of a WAV (16-bit PCM), FLAC, MP3, Ogg Vorbis, Ogg Opus (resampled to an
+    Opus rate, see `opus_rate`), or raw 16-bit little-endian PCM file."""
     fmt = fmt.lower()
     if fmt == "pcm":
         return to_int16(samples).astype("<i2").tobytes()
-    if fmt not in ("wav", "flac", "mp3", "opus"):
-        raise ConfigError(f"unsupported audio format {fmt!r}: use wav, flac, mp3, opus or pcm")
+    if fmt not in ("wav", "flac", "mp3", "ogg", "opus"):
+        raise ConfigError(f"unsupported audio format {fmt!r}: use wav, flac, mp3, ogg, opus or pcm")
     import soundfile as sf
 
     buf = io.BytesIO()
     if fmt == "mp3":
         sf.write(buf, samples, sample_rate, format="MP3", subtype="MPEG_LAYER_III")
+    elif fmt == "ogg":
+        sf.write(buf, samples, sample_rate, format="OGG", subtype="VORBIS")
     elif fmt == "opus":
         rate = opus_rate(sample_rate)
         sf.write(buf, resample(samples, sample_rate, rate), rate, format="OGG", subtype="OPUS")
@@ -79,14 +96,20 @@ class Audio:
         return to_int16(self.samples)
 
     def to_bytes(self, fmt: str = "wav") -> bytes:
-        """The audio encoded as a wav, flac or raw pcm file."""
+        """The audio encoded as a wav, flac, mp3, ogg (Vorbis), opus or raw pcm file."""
         return encode_audio(self.samples, self.sample_rate, fmt)
 
     def save(self, path: str | Path, fmt: str | None = None) -> Path:
-        """Write to `path`; the format follows the suffix (.wav, .flac, .pcm/.raw) unless given."""
+        """Write to `path` (through a temporary file, renamed when complete); the format follows the suffix
+        (`FILE_FORMATS`: .wav, .flac, .mp3, .ogg, .opus, .pcm/.raw) unless given."""
         path = Path(path)
-        fmt = fmt or {".flac": "flac", ".pcm": "pcm", ".raw": "pcm"}.get(path.suffix.lower(), "wav")
-        path.write_bytes(self.to_bytes(fmt))
+        data = self.to_bytes(fmt or format_of(path))
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
 

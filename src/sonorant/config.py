@@ -21,11 +21,17 @@ class SynthesisConfig:
     speaker: int | str | None = None
     """Speaker id or name for multi-speaker voices (None = the voice's first speaker)."""
     seed: int | None = None
-    """Seed of all noise; the same text, settings and seed give the same samples (None = random)."""
+    """Seed of all noise, 0 <= seed < 2^63 (sentence i uses seed + i); the same text, settings and seed give
+    the same audio on any device and in any batch (None = a random seed)."""
     sentence_silence: float = 0.0
     """Seconds of silence inserted after each sentence but the last."""
     normalize_text: bool = True
     """Read numbers, dates, money, abbreviations, ... as words before phonemizing (False: espeak as written)."""
+    volume: float = 1.0
+    """Gain applied to the samples (0 to 100; samples past [-1, 1] are clipped when written as 16-bit PCM)."""
+    normalize_audio: bool = False
+    """Scale each sentence so its loudest sample reaches full scale before `volume` applies, as Piper does by
+    default (False: the model's own level, which is what parity tests compare)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class ResolvedConfig:
     """Seconds between sentences (>= 0)."""
     normalize_text: bool = True
     """Whether the text front end normalizes text."""
+    volume: float = 1.0
+    """Gain on the samples (>= 0)."""
+    normalize_audio: bool = False
+    """Whether each sentence is peak-normalized before the gain."""
 
 
 def _number(name: str, value: object, *, positive: bool = False, limit: float = 100.0) -> float:
@@ -93,8 +103,8 @@ def resolve_config(
     elif speaker not in (None, 0, "0"):
         raise ConfigError(f"this voice has a single speaker; speaker {speaker!r} cannot be chosen")
     seed = cfg.seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise ConfigError(f"seed must be an integer from 0 to 2^63 - 1, got {seed!r}")
     return ResolvedConfig(
         length_scale=_number("length_scale", length_scale if cfg.length_scale is None else cfg.length_scale,
                              positive=True, limit=20.0),
@@ -104,4 +114,12 @@ def resolve_config(
         seed=seed,
         sentence_silence=_number("sentence_silence", cfg.sentence_silence, limit=60.0),
         normalize_text=bool(cfg.normalize_text),
+        volume=_number("volume", cfg.volume, limit=100.0),
+        normalize_audio=_flag("normalize_audio", cfg.normalize_audio),
     )
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return value

@@ -14,6 +14,10 @@ file with its inputs, outputs and shapes.
 `--format piper` writes `VOICE.onnx` + `VOICE.onnx.json` with Piper's inputs and outputs, which
 piper-tts (and anything else that runs Piper voices) loads as one of its own; the voice's own
 `.onnx.json` fields (phoneme map, espeak voice, speakers, inference defaults) are carried over.
+
+Nothing is overwritten unless `--force` is given: an existing target file, or a stage directory that is
+not empty, is refused. Everything is written under a hidden temporary name beside the target and renamed
+into place only when complete, so an interrupted export leaves no half-written voice behind.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,7 +76,16 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--window-sizes", default=None,
                    help="stages --static: streaming decoder window sizes (default: those of the default StreamConfig)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17 for stages, 15 for piper)")
+    p.add_argument("--force", action="store_true", help="replace an existing output (default: refuse)")
     return p
+
+
+def _staging(target: Path) -> Path:
+    """A fresh hidden directory beside `target` to write into before renaming."""
+    path = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def run_export_command(args: argparse.Namespace) -> int:
@@ -79,31 +94,57 @@ def run_export_command(args: argparse.Namespace) -> int:
     from .voices.registry import resolve_voice
 
     files = resolve_voice(args.voice)
-    model = load_piper_model(files.model)
     out = Path(args.output).expanduser()
+    force = bool(getattr(args, "force", False))
     if args.format == "piper":
         if args.static or args.id_edges or args.frame_edges or args.window_sizes:
             raise ConfigError("--static and the bucket options apply to --format stages only")
         target = out / f"{files.name}.onnx" if out.is_dir() or not out.suffix else out
         if target.suffix != ".onnx":
             raise ConfigError(f"a Piper voice is written to a .onnx path, got {target}")
+        side = target.with_name(target.name + ".json")
+        for path in (target, side):
+            if path.is_dir():
+                raise ConfigError(f"{path} is a directory")
+            if path.exists() and not force:
+                raise ConfigError(f"{path} already exists: give --force to replace it")
+        if not target.parent.is_dir():
+            raise ConfigError(f"directory {target.parent} does not exist")
         config = json.loads(files.config.read_text(encoding="utf-8"))
-        path = export_piper(model, target, config, opset=args.opset or 15)
-        _LOG.info("wrote %s and %s.json", path, path.name)
+        staging = _staging(target)
+        try:
+            written = export_piper(load_piper_model(files.model), staging / target.name, config, opset=args.opset or 15)
+            os.replace(written.with_name(written.name + ".json"), side)
+            os.replace(written, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _LOG.info("wrote %s and %s", target, side.name)
         return 0
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--format stages writes a directory, and {out} is a file")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ConfigError(f"{out} is not empty: give --force to replace what is in it, or choose a new directory")
+    if not out.parent.is_dir():
+        raise ConfigError(f"directory {out.parent} does not exist")
     from .engine.buckets import BucketConfig
 
     default = BucketConfig()
     buckets = BucketConfig(id_edges=_edges(args.id_edges, "--id-edges") or default.id_edges,
                            frame_edges=_edges(args.frame_edges, "--frame-edges") or default.frame_edges)
-    manifest = export_stage_graphs(
-        model, out, static=args.static, buckets=buckets,
-        batch_sizes=_edges(args.batch_sizes, "--batch-sizes") or (1,),
-        window_sizes=_edges(args.window_sizes, "--window-sizes"), opset=args.opset or 17,
-        sample_rate=json.loads(files.config.read_text(encoding="utf-8")).get("audio", {}).get("sample_rate"),
-    )
+    batch_sizes = _edges(args.batch_sizes, "--batch-sizes") or (1,)
+    window_sizes = _edges(args.window_sizes, "--window-sizes")
+    staging = _staging(out)
+    try:
+        manifest = export_stage_graphs(
+            load_piper_model(files.model), staging, static=args.static, buckets=buckets, batch_sizes=batch_sizes,
+            window_sizes=window_sizes, opset=args.opset or 17,
+            sample_rate=json.loads(files.config.read_text(encoding="utf-8")).get("audio", {}).get("sample_rate"),
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     _LOG.info("wrote %d graphs and manifest.json to %s", len(manifest["graphs"]), out)
     return 0
 
@@ -135,7 +176,7 @@ def export_stage_graphs(
 
     from .engine.buckets import BucketConfig
     from .runtimes.cache import atomic_write_text
-    from .runtimes.onnx import export_stages, model_key
+    from .runtimes.onnx_export import export_stages, model_key
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -178,8 +219,7 @@ def _export_static(model: Vits, directory: Path, buckets: Any, batch_sizes: Sequ
                    window_sizes: Sequence[int], opset: int) -> list[dict[str, Any]]:
     import torch
 
-    from .runtimes.onnx import _Encode, _Latent, _Vocode
-    from .runtimes.onnx_export import export_onnx
+    from .runtimes.onnx_export import _Encode, _Latent, _Vocode, export_onnx
 
     cfg = model.cfg
     multi = cfg.n_speakers > 1

@@ -6,18 +6,23 @@ import logging
 import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .arrays import MAX_SEED
 from .audio import Audio, AudioChunk
 from .config import ResolvedConfig, SynthesisConfig, resolve_config
 from .engine import BucketConfig, Engine, StreamConfig, Utterance
 from .errors import TextError
-from .models.vits import Vits
 from .runtimes import Runtime
 from .text import get_phonemizer
 from .text.pipeline import SentencePlan, TextPipeline
 from .voices.piper import PiperVoiceConfig
+
+if TYPE_CHECKING:
+    from .models.vits import Vits
+    from .runtimes.cache import LazyModel
 
 _LOG = logging.getLogger(__name__)
 
@@ -27,26 +32,49 @@ class Voice:
 
     def __init__(
         self,
-        model: Vits,
+        runtime: Runtime,
         config: PiperVoiceConfig,
         name: str,
         path: Path | None = None,
-        runtime: Runtime | None = None,
+        *,
         buckets: BucketConfig | None = None,
         max_ids: int = 400,
+        source: LazyModel | None = None,
     ) -> None:
-        self.model = model
         self.config = config
         self.name = name
         self.path = path
-        self.engine = Engine(model, runtime, buckets)
+        self.engine = Engine(runtime, buckets)
         self.max_ids = max_ids
+        self._source = source
         self._lang = (config.language or config.espeak_voice or "en").replace("_", "-").split("-")[0].lower()
         self._normalizable = _has_normalizer(self._lang)
         self._pipelines: dict[bool, TextPipeline] = {}
 
     def __repr__(self) -> str:
-        return f"Voice({self.name!r}, {self.language or '?'}, {self.quality or '?'}, {self.sample_rate} Hz)"
+        return (f"Voice({self.name!r}, {self.language or '?'}, {self.quality or '?'}, {self.sample_rate} Hz, "
+                f"{self.runtime.name} on {self.device})")
+
+    @property
+    def runtime(self) -> Runtime:
+        """What runs the model (eager, compile, onnx, xla or tensorrt)."""
+        return self.engine.runtime
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: "cpu", "cuda:0", "xla:0", ..."""
+        return self.engine.runtime.device
+
+    @property
+    def model(self) -> Vits:
+        """The voice's PyTorch model (imports torch; with the onnx runtime it is built from the voice file
+        on first use, which the runtime itself never needs once its graphs are cached)."""
+        model = getattr(self.engine.runtime, "model", None)
+        if model is None and self._source is not None:
+            model = self._source.get()
+        if model is None:
+            raise AttributeError("this voice's runtime holds no PyTorch model")
+        return model
 
     @property
     def sample_rate(self) -> int:
@@ -66,7 +94,7 @@ class Voice:
     @property
     def num_speakers(self) -> int:
         """Number of speakers."""
-        return self.model.cfg.n_speakers
+        return self.engine.cfg.n_speakers
 
     @property
     def speakers(self) -> dict[str, int]:
@@ -129,7 +157,8 @@ class Voice:
                     scales: Sequence[float] | None = None) -> list[Utterance]:
         base = self._base_seed(cfg)
         scales = scales or [1.0] * len(sentences)
-        return [self._utterance(ids, base + i, cfg, scale) for i, (ids, scale) in enumerate(zip(sentences, scales))]
+        return [self._utterance(ids, (base + i) & MAX_SEED, cfg, scale)
+                for i, (ids, scale) in enumerate(zip(sentences, scales))]
 
     def prepare(self, text: str, cfg: ResolvedConfig) -> tuple[list[SentencePlan], list[Utterance], list[float]]:
         """What the engine runs for `text`: its plans, their utterances, and the silence (seconds) after each.
@@ -147,7 +176,7 @@ class Voice:
         """Speak `text` (plain text, `[[ phonemes ]]` inline, or SSML) as one `Audio`."""
         resolved = self.resolve(cfg)
         _, utts, gaps = self.prepare(text, resolved)
-        pieces = self.engine.synthesize(utts)
+        pieces = [_level(p, resolved) for p in self.engine.synthesize(utts)]
         return Audio(_join(pieces, gaps, self.sample_rate), self.sample_rate, utts[0].seed)
 
     def synthesize_ids(self, sentences: Sequence[Sequence[int]], cfg: SynthesisConfig | ResolvedConfig | None = None) -> Audio:
@@ -155,13 +184,13 @@ class Voice:
         resolved = cfg if isinstance(cfg, ResolvedConfig) else self.resolve(cfg)
         if not sentences or any(len(s) == 0 for s in sentences):
             raise TextError("every sentence needs at least one phoneme id")
-        n_vocab = self.model.cfg.n_vocab
+        n_vocab = self.engine.cfg.n_vocab
         for s in sentences:
             bad = [i for i in s if not 0 <= int(i) < n_vocab]
             if bad:
                 raise TextError(f"phoneme ids out of range 0..{n_vocab - 1}: {bad[:5]}")
         utts = self._utterances(sentences, resolved)
-        pieces = self.engine.synthesize(utts)
+        pieces = [_level(p, resolved) for p in self.engine.synthesize(utts)]
         gaps = [resolved.sentence_silence] * (len(pieces) - 1) + [0.0]
         return Audio(_join(pieces, gaps, self.sample_rate), self.sample_rate, utts[0].seed)
 
@@ -176,7 +205,7 @@ class Voice:
         pieces = iter(self.engine.synthesize(utts))
         out = []
         for _, text_utts, gaps in prepared:
-            own = [next(pieces) for _ in text_utts]
+            own = [_level(next(pieces), resolved) for _ in text_utts]
             out.append(Audio(_join(own, gaps, self.sample_rate), self.sample_rate, text_utts[0].seed))
         return out
 
@@ -185,7 +214,8 @@ class Voice:
         """Yield audio as soon as it is decoded: within each sentence the decoder runs over overlapping
         windows (small first, larger later), so the first chunk arrives long before the sentence is done,
         and sentences are phonemized one at a time as the stream reaches them. Sentences that start
-        `stream_cfg.relax_after_s` or more into the stream get equal large windows (less work).
+        `stream_cfg.relax_after_s` or more into the stream get equal large windows (less work);
+        `StreamConfig(whole_sentences=True)` yields one chunk per sentence (the least work).
         The concatenated chunks equal `synthesize(text, cfg)` for the same seed."""
         resolved = self.resolve(cfg)
         _check_text(text)
@@ -196,9 +226,17 @@ class Voice:
         schedule = stream_cfg or StreamConfig()
         done = 0  # samples yielded so far: later sentences need no small first windows
         while plan is not None:
-            utt = self._utterance(plan.ids, base + index, resolved, plan.length_scale)
+            utt = self._utterance(plan.ids, (base + index) & MAX_SEED, resolved, plan.length_scale)
             following: SentencePlan | None = None
-            for samples, end_of_plan in self.engine.stream(utt, schedule.for_offset(done / self.sample_rate)):
+            if schedule.whole_sentences:
+                pieces = iter([(self.engine.synthesize([utt])[0], True)])
+            else:
+                pieces = self.engine.stream(utt, schedule.for_offset(done / self.sample_rate))
+            if resolved.normalize_audio:  # the peak of the whole sentence scales every piece of it
+                pieces = iter([(_level(np.concatenate([p for p, _ in list(pieces)]), resolved), True)])
+            for samples, end_of_plan in pieces:
+                if not resolved.normalize_audio:
+                    samples = _level(samples, resolved)
                 if end_of_plan:
                     following = next(plans, None)
                     gap = plan.pause_after
@@ -233,6 +271,15 @@ def _check_text(text: object) -> None:
 
 def _identity(text: str) -> str:
     return text
+
+
+def _level(samples: np.ndarray, cfg: ResolvedConfig) -> np.ndarray:
+    """`samples` peak-normalized (if `cfg.normalize_audio`) and scaled by `cfg.volume`."""
+    gain = cfg.volume
+    if cfg.normalize_audio:
+        peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+        gain = gain / peak if peak > 1e-8 else 0.0
+    return samples if gain == 1.0 else (samples * np.float32(gain)).astype(np.float32, copy=False)
 
 
 def _silence(seconds: float, sample_rate: int) -> np.ndarray:

@@ -151,7 +151,7 @@ def test_result_frames_ttfa_memory_stages_flops(result: BenchResult) -> None:
     assert result.peak_memory_mb > 50 and result.peak_memory_delta_mb >= 0 and result.memory_method
     assert list(result.stage_split) == list(STAGES)
     assert sum(s.percent for s in result.stage_split.values()) == pytest.approx(100.0)
-    assert all(s.seconds >= 0 for s in result.stage_split.values()) and result.stage_split["decoder"].seconds > 0
+    assert all(s.seconds >= 0 for s in result.stage_split.values()) and result.stage_split["vocode"].seconds > 0
     chars = sum(map(len, TEXTS))  # per pass over the texts, in the front end's seconds per pass
     assert result.front_end_chars_per_s == pytest.approx(chars / result.stage_split["front_end"].seconds)
     fl = result.flops
@@ -180,7 +180,7 @@ def test_json_csv_and_markdown(result: BenchResult, tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and rows[0]["backend"] == "sonorant-eager"
     assert float(rows[0]["latency_ms.p50"]) == pytest.approx(result.latency_ms.p50)
-    assert "stage_split.decoder.percent" in rows[0] and "latencies_ms" not in rows[0]
+    assert "stage_split.vocode.percent" in rows[0] and "latencies_ms" not in rows[0]
     md = markdown_table(report)
     assert "sonorant bench --quick" in md and result.machine.cpu_model in md and "| Latency p99 (ms) |" in md
     assert "RTF" in render_table(report)
@@ -196,13 +196,11 @@ def test_plot_writes_a_png(result: BenchResult, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_onnx_runtime_is_split_at_the_runtime_seam() -> None:
     pytest.importorskip("onnxruntime")
-    from sonorant.bench.stages import RUNTIME_STAGES
-
     onnx_voice = sonorant.load_voice(runtime="onnx")
     res = run_bench(onnx_voice, TEXTS[:2], warmup=1, repeats=1, backend_name="sonorant-onnx",
                     paragraph=SHORT_PARAGRAPH)
     assert res.backend == "sonorant-onnx" and res.device == "cpu"
-    assert list(res.stage_split) == list(RUNTIME_STAGES)
+    assert list(res.stage_split) == list(STAGES)
     assert sum(s.percent for s in res.stage_split.values()) == pytest.approx(100.0)
     assert res.flops is not None and res.flops.gflop_per_audio_second > 1.0  # counted on the torch twin
 
@@ -226,7 +224,7 @@ def test_cli_runtime_choices_match_the_runtimes() -> None:
     from sonorant.bench.cli import RUNTIME_CHOICES
     from sonorant.runtimes import RUNTIMES
 
-    assert tuple(RUNTIME_CHOICES) == tuple(RUNTIMES)
+    assert tuple(RUNTIME_CHOICES) == ("auto", *RUNTIMES)
     assert _parser().parse_args(["bench", "--runtime", "onnx"]).runtime == ("onnx",)
     args = _parser().parse_args(["bench", "--runtime", "eager, onnx"])
     assert args.runtime == ("eager", "onnx") and "--runtime eager,onnx" in command_line(args)

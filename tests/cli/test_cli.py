@@ -7,6 +7,7 @@ import subprocess
 import sys
 import wave
 
+import numpy as np
 import pytest
 
 from sonorant.__main__ import main
@@ -74,3 +75,130 @@ def test_ssml_flag_wraps_plain_text_and_reports_broken_documents(tmp_path, capsy
     assert main(["speak", "--ssml", "<speak>broken <b>", "-o", str(tmp_path / "bad.wav")]) == 2
     err = capsys.readouterr().err
     assert "line 1" in err and "column" in err and not (tmp_path / "bad.wav").exists()
+
+
+# --- output files: checked before synthesis, never overwritten unasked, written whole or not at all ------
+
+
+@pytest.fixture()
+def no_synthesis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the command gets as far as loading a voice."""
+    import sonorant
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the voice was loaded: the output should have been refused first")
+
+    monkeypatch.setattr(sonorant, "load_voice", refuse)
+
+
+@pytest.mark.parametrize("target, message", [("nodir/x.wav", "does not exist"), ("adir", "is a directory"),
+                                             ("out.xyz", "cannot tell which audio format"),
+                                             ("taken.wav", "already exists")])
+def test_bad_outputs_are_refused_before_synthesis(tmp_path, monkeypatch, capsys, no_synthesis, target, message) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "taken.wav").write_bytes(b"precious")
+    assert main(["speak", "Hello.", "-o", target]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sonorant: error:") and message in err and "Traceback" not in err
+    assert (tmp_path / "taken.wav").read_bytes() == b"precious"
+
+
+def test_force_replaces_and_an_interrupted_run_leaves_nothing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    out = tmp_path / "taken.wav"
+    out.write_bytes(b"precious")
+    assert main(["speak", "Replace it.", "-o", str(out), "--force", "--seed", "1"]) == 0
+    assert _wav_info(out.read_bytes())[3] > 1000
+
+    import sonorant
+
+    real = sonorant.Voice.stream
+
+    def broken(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        for i, chunk in enumerate(real(self, *args, **kwargs)):
+            if i == 1:
+                raise sonorant.TextError("stopped half way")
+            yield chunk
+
+    monkeypatch.setattr(sonorant.Voice, "stream", broken)
+    fresh = tmp_path / "fresh.wav"
+    assert main(["speak", "One sentence. And a second one.", "-o", str(fresh)]) == 2
+    assert not fresh.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["taken.wav"]
+
+
+@pytest.mark.parametrize("suffix, container", [(".flac", "FLAC"), (".mp3", "MP3"), (".ogg", "OGG"), (".opus", "OGG")])
+def test_every_suffix_writes_its_own_format(tmp_path, suffix: str, container: str) -> None:  # noqa: ANN001
+    import soundfile as sf
+
+    wav, other = tmp_path / "ref.wav", tmp_path / f"out{suffix}"
+    for path in (wav, other):
+        assert main(["speak", "The format follows the suffix.", "-o", str(path), "--seed", "3"]) == 0
+    info = sf.info(str(other))
+    assert info.format == container and info.channels == 1
+    seconds = _wav_info(wav.read_bytes())[3] / 22050
+    assert info.duration == pytest.approx(seconds, abs=0.1)  # codec padding aside, the same audio
+
+
+def test_stdout_streams_sentence_by_sentence(monkeypatch, capsysbinary) -> None:  # noqa: ANN001
+    """The first sentence's audio is written before the second sentence is synthesized."""
+    import sonorant
+
+    events: list[str] = []
+    real = sonorant.engine.Engine.synthesize
+
+    def spy(self, utts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        events.append("synthesize")
+        return real(self, utts, *args, **kwargs)
+
+    monkeypatch.setattr(sonorant.engine.Engine, "synthesize", spy)
+
+    class Recorder(io.BytesIO):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            events.append("write")
+            return super().write(data)
+
+    recorder = Recorder()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(recorder))
+    assert main(["speak", "First sentence here. A second sentence follows.", "-o", "-", "--seed", "2"]) == 0
+    assert events.index("write") < len(events) - 1 - events[::-1].index("synthesize"), events
+    data = recorder.getvalue()
+    assert data[:4] == b"RIFF" and int.from_bytes(data[40:44], "little") == 0xFFFFFFFF - 36  # length unknown
+    assert len(data) > 44 + 2 * 22050
+
+
+def test_piper_style_flags_raw_output_volume_and_version(tmp_path, capsys) -> None:  # noqa: ANN001
+    text_file = tmp_path / "in.txt"
+    text_file.write_text("Flags the way Piper spells them.", encoding="utf-8")
+    loud, quiet = tmp_path / "loud.wav", tmp_path / "quiet.wav"
+    assert main(["speak", "-m", "joe", "-i", str(text_file), "-f", str(loud), "--seed", "4"]) == 0
+    assert main(["speak", "-i", str(text_file), "--output-file", str(quiet), "--seed", "4", "--volume", "0.5"]) == 0
+    import soundfile as sf
+
+    a, _ = sf.read(str(loud), dtype="int16")
+    b, _ = sf.read(str(quiet), dtype="int16")
+    assert len(a) == len(b) and np.max(np.abs(np.round(a / 2) - b)) <= 1
+    norm = tmp_path / "norm.wav"
+    assert main(["speak", "-i", str(text_file), "-o", str(norm), "--seed", "4", "--normalize-audio"]) == 0
+    c, _ = sf.read(str(norm), dtype="int16")
+    assert np.max(np.abs(c)) >= 32000 > np.max(np.abs(a))
+    assert "INFO" not in capsys.readouterr().err  # quiet by default; -v shows progress
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == "sonorant 0.1.0"
+    assert main(["speak", "Hi.", "--no-normalize", "-o", str(tmp_path / "x.wav")]) == 2
+    assert "--no-text-normalize" in capsys.readouterr().err
+
+
+def test_output_raw_streams_pcm() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sonorant", "speak", "Raw samples.", "--output-raw", "--seed", "5"],
+                          capture_output=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(proc.stdout) % 2 == 0 and len(proc.stdout) > 2 * 22050 // 2 and not proc.stdout.startswith(b"RIFF")
+
+
+def test_subcommands_describe_themselves(capsys) -> None:  # noqa: ANN001
+    for command in ("speak", "voices"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert len(out.split("\n\n")[1].strip()) > 40, out  # a description after the usage

@@ -43,7 +43,7 @@ def test_bucket_defaults_per_device() -> None:
 def test_streamed_head_flow_equals_full_flow_on_padded_runtime(joe: sonorant.Voice) -> None:
     """The first window's latents come from a flow over a bucket-sized head; padded shapes agree too."""
     utt = _utterances(joe, seed=2)[2]
-    engine = Engine(joe.model, _PaddedEager(joe.model))
+    engine = Engine(_PaddedEager(joe.model))
     full = engine.run_batch([utt])[0]
     stitched = np.concatenate([piece for piece, _ in engine.stream(utt)])
     head = engine._frame_width(16 + engine.context + engine.flow_context)
@@ -59,7 +59,7 @@ def _utterances(voice: sonorant.Voice, seed: int = 11) -> list[Utterance]:
 
 @pytest.mark.parametrize("runtime_cls", [EagerRuntime, _PaddedEager])
 def test_batched_equals_one_by_one(joe: sonorant.Voice, runtime_cls: type) -> None:
-    engine = Engine(joe.model, runtime_cls(joe.model), BucketConfig(max_batch=len(SENTENCES)))
+    engine = Engine(runtime_cls(joe.model), BucketConfig(max_batch=len(SENTENCES)))
     utts = _utterances(joe)
     batched = engine.synthesize(utts)
     single = [engine.synthesize([u])[0] for u in utts]
@@ -71,8 +71,8 @@ def test_batched_equals_one_by_one(joe: sonorant.Voice, runtime_cls: type) -> No
 
 def test_padded_bucket_runtime_equals_exact_shapes(joe: sonorant.Voice) -> None:
     utts = _utterances(joe, seed=5)
-    exact = Engine(joe.model, EagerRuntime(joe.model)).synthesize(utts, max_batch=1)
-    padded = Engine(joe.model, _PaddedEager(joe.model)).synthesize(utts, max_batch=1)
+    exact = Engine(EagerRuntime(joe.model)).synthesize(utts, max_batch=1)
+    padded = Engine(_PaddedEager(joe.model)).synthesize(utts, max_batch=1)
     for a, b in zip(exact, padded):
         assert len(a) == len(b) and float(np.max(np.abs(a - b))) <= 1e-4
 

@@ -38,12 +38,12 @@ def compiled(tiny_multi_speaker_voice: TinyVoice, tmp_path_factory: pytest.TempP
     model = load_piper_model(tiny_multi_speaker_voice.onnx_path)  # as a second process would load it
     cache_root = tmp_path_factory.mktemp("compile-cache")
     runtime = CompileRuntime(model, cache_dir=cache_root)
-    engine = Engine(model, runtime, BUCKETS)
+    engine = Engine(runtime, BUCKETS)
     start = time.perf_counter()
     engine.warmup(WARM_BATCHES, STREAM)
     seconds = time.perf_counter() - start
     print(f"compile warmup: {dict(runtime.graphs)} graphs in {seconds:.1f} s")
-    return SimpleNamespace(model=model, runtime=runtime, engine=engine, eager=Engine(model, EagerRuntime(model)),
+    return SimpleNamespace(model=model, runtime=runtime, engine=engine, eager=Engine(EagerRuntime(model)),
                            cache_root=cache_root)
 
 
@@ -130,7 +130,7 @@ def test_second_runtime_loads_compiled_graphs_from_the_cache(compiled: SimpleNam
     assert counters["inductor"]["fxgraph_cache_hit"] - hits == 3
     assert counters["inductor"]["fxgraph_cache_miss"] == misses
     u = Utterance(tuple(sample_ids(8, 3)), 3, 1.0, 0.0, 0.0, 1)
-    (a,), (b,) = compiled.eager.synthesize([u]), Engine(compiled.model, again, small).synthesize([u])
+    (a,), (b,) = compiled.eager.synthesize([u]), Engine(again, small).synthesize([u])
     assert snr_db(a, b) >= 60.0
 
 
@@ -148,7 +148,7 @@ small = BucketConfig(id_edges=(32,), frame_edges=(64,), max_batch=2)
 rt = CompileRuntime(model, cache_dir=sys.argv[2])
 rt.warmup(small, (2,), ())
 u = Utterance(tuple(sample_ids(6, 9)), 9, 1.0, 0.0, 0.0, 1)
-(a,), (b,) = Engine(model, EagerRuntime(model)).synthesize([u]), Engine(model, rt, small).synthesize([u])
+(a,), (b,) = Engine(EagerRuntime(model)).synthesize([u]), Engine(rt, small).synthesize([u])
 print(json.dumps({"snr": snr_db(a, b), "cache_dir": str(rt.cache_dir), "graphs": dict(rt.graphs),
                   "misses": counters["inductor"]["fxgraph_cache_miss"]}))
 """

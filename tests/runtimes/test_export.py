@@ -107,7 +107,7 @@ def test_stage_export_with_dynamic_axes(tiny_multi_speaker_voice: TinyVoice, tmp
     model = load_piper_model(tiny_multi_speaker_voice.onnx_path)
     sessions = _sessions(out, {k: files[k] for k in ("encode", "latent", "vocode")})
     utts = [Utterance(tuple(sample_ids(n, n)), n, 1.0, 0.0, 0.0, n % 3) for n in (4, 11, 23)]
-    ref = Engine(model, EagerRuntime(model)).synthesize(utts)
+    ref = Engine(EagerRuntime(model)).synthesize(utts)
     width = max(len(u.ids) for u in utts)
     ids = np.zeros((3, width), np.int64)
     for row, u in enumerate(utts):
@@ -141,7 +141,7 @@ def test_static_stage_export_has_one_graph_per_bucket(tiny_x_low_voice: TinyVoic
         assert (out / g["file"]).is_file()
     model = load_piper_model(tiny_x_low_voice.onnx_path)
     utts = [Utterance(tuple(sample_ids(n, 40 + n)), 40 + n, 1.0, 0.0, 0.0) for n in (6, 13)]
-    ref = Engine(model, EagerRuntime(model)).synthesize(utts)
+    ref = Engine(EagerRuntime(model)).synthesize(utts)
     assert max(len(r) for r in ref) // model.hop_length <= 128
     ids = np.zeros((2, 32), np.int64)
     for row, u in enumerate(utts):

@@ -66,7 +66,7 @@ def test_profile_inputs_are_the_exported_graphs_inputs(tiny_multi_speaker_voice:
     profiles' smallest and largest shapes."""
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    from sonorant.runtimes.onnx import export_stages
+    from sonorant.runtimes.onnx_export import export_stages
 
     model = tiny_multi_speaker_voice.model
     paths = export_stages(model, tmp_path)
@@ -143,10 +143,10 @@ def test_tensorrt_fp32_matches_eager_and_reuses_its_engines(tiny_multi_speaker_v
 
     model = tiny_multi_speaker_voice.model
     rt = TensorRTRuntime(model, buckets=BUCKETS, batch_sizes=(1, 2), precision="fp32", cache_dir=tmp_path)
-    engine = Engine(model, rt, BUCKETS)
+    engine = Engine(rt, BUCKETS)
     engine.warmup((1, 2))
     utts = _utterances(12, speakers=3, noise=True)
-    ref = Engine(model, EagerRuntime(model)).synthesize(utts, max_batch=2)
+    ref = Engine(EagerRuntime(model)).synthesize(utts, max_batch=2)
     out = engine.synthesize(utts, max_batch=2)
     snrs = [snr_db(a, b) for a, b in zip(ref, out)]
     assert all(len(a) == len(b) for a, b in zip(ref, out)) and min(snrs) >= 60.0, snrs
@@ -156,7 +156,7 @@ def test_tensorrt_fp32_matches_eager_and_reuses_its_engines(tiny_multi_speaker_v
     assert again.cache.path == rt.cache.path and {p: p.stat().st_mtime_ns for p in plans} == plans
     next(iter(plans)).write_bytes(b"not an engine")  # a corrupt plan is rebuilt, not used
     rebuilt = TensorRTRuntime(model, buckets=BUCKETS, batch_sizes=(1, 2), precision="fp32", cache_dir=tmp_path)
-    (a,), (b,) = Engine(model, rebuilt, BUCKETS).synthesize(utts[:1]), ref[:1]
+    (a,), (b,) = Engine(rebuilt, BUCKETS).synthesize(utts[:1]), ref[:1]
     assert snr_db(b, a) >= 60.0
 
 
@@ -170,7 +170,7 @@ def test_tensorrt_fp16_on_joe_keeps_30_db(joe: sonorant.Voice, tmp_path) -> None
     cfg = joe.resolve(sonorant.SynthesisConfig(noise_scale=0.0, noise_w=0.0, seed=1))
     texts = ["The quick brown fox jumps over the lazy dog.", "Is this thing on?", "It costs three dollars."]
     utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 1, cfg.length_scale, 0.0, 0.0) for t in texts]
-    ref = Engine(joe.model, EagerRuntime(joe.model)).synthesize(utts)
-    out = Engine(joe.model, rt, buckets).synthesize(utts, max_batch=4)
+    ref = Engine(EagerRuntime(joe.model)).synthesize(utts)
+    out = Engine(rt, buckets).synthesize(utts, max_batch=4)
     snrs = [snr_db(a, b) for a, b in zip(ref, out)]
     assert all(len(a) == len(b) for a, b in zip(ref, out)) and min(snrs) >= 30.0, snrs

@@ -23,10 +23,10 @@ from ..errors import ConfigError
 
 _LOG = logging.getLogger(__name__)
 
-RUNTIME_CHOICES = ("eager", "compile", "onnx", "xla", "tensorrt")
-"""`sonorant.runtimes.RUNTIMES`, spelled out so building the parser does not import torch (a test checks)."""
-PRECISION_CHOICES = ("fp32", "bf16", "fp16")
-"""`sonorant.runtimes.precision.PRECISIONS`, spelled out for the same reason."""
+RUNTIME_CHOICES = ("auto", "eager", "compile", "onnx", "xla", "tensorrt")
+""""auto" and `sonorant.runtimes.RUNTIMES`, spelled out so building the parser imports nothing heavy."""
+PRECISION_CHOICES = ("fp32", "tf32", "bf16", "fp16")
+"""`sonorant.runtimes.precision.PRECISIONS`, spelled out so building the parser does not import torch."""
 QUICK_TEXTS = 5
 """Texts in a `--quick` run (which also measures a single repeat)."""
 
@@ -52,9 +52,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "frames, peak memory, stage split and GFLOP/s; --compare piper runs piper-tts interleaved.",
     )
     p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
-    p.add_argument("--runtime", type=parse_runtimes, default=("eager",), metavar="R[,R...]",
+    p.add_argument("--runtime", type=parse_runtimes, default=("auto",), metavar="R[,R...]",
                    help=f"how sonorant runs the model: {', '.join(RUNTIME_CHOICES)}; several, comma-separated, run "
-                        "interleaved side by side (default: eager PyTorch)")
+                        "interleaved side by side (default: auto, the fastest for the device)")
+    p.add_argument("--device", default="auto", metavar="D",
+                   help="where sonorant runs: auto (default: a CUDA GPU if torch can use one, else the CPU), cpu, "
+                        "cuda, cuda:N or xla")
     p.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
                    help="decoder precision (default fp32; bf16/fp16 are fast only where the hardware has them)")
     p.add_argument("--texts", type=Path, default=None, metavar="FILE",
@@ -81,7 +84,8 @@ def command_line(args: argparse.Namespace) -> str:
     """The `sonorant bench ...` command that reproduces `args` (defaults left out)."""
     parts = ["sonorant", "bench"]
     options: Sequence[tuple[str, Any, Any]] = (
-        ("--voice", args.voice, None), ("--runtime", ",".join(args.runtime), "eager"),
+        ("--voice", args.voice, None), ("--runtime", ",".join(args.runtime), "auto"),
+        ("--device", args.device, "auto"),
         ("--precision", args.precision, "fp32"), ("--texts", args.texts, None),
         ("--repeats", args.repeats, 3),
         ("--warmup", args.warmup, 1), ("--compare", args.compare, None), ("--threads", args.threads, None),
@@ -105,6 +109,15 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     if args.seed < 0:
         raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.plot is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ConfigError("--plot needs matplotlib (pip install matplotlib, or the bench extra)")
+    for flag in ("json", "csv", "plot", "markdown"):
+        path = getattr(args, flag)
+        if path is not None and not Path(path).expanduser().parent.is_dir():
+            raise ConfigError(f"--{flag} {path}: directory {Path(path).expanduser().parent} does not exist")
 
 
 def _progress_bar(total: int) -> Any:
@@ -117,8 +130,6 @@ def _progress_bar(total: int) -> Any:
 
 def run_bench_command(args: argparse.Namespace) -> int:
     """Run `sonorant bench` for parsed `args`: measure, print the table to stdout, write the files asked for."""
-    import torch
-
     from .. import SynthesisConfig, load_voice
     from .report import BenchReport, markdown_table, print_table
     from .runner import SonorantBackend, compare_ratios, planned_steps, run_backends
@@ -130,13 +141,15 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.quick:
         texts, repeats = texts[:QUICK_TEXTS], 1
     if args.threads is not None:
+        import torch
+
         torch.set_num_threads(args.threads)
 
     cfg = SynthesisConfig(seed=args.seed)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
     backends: list[Any] = []
     for name in args.runtime:
-        voice = load_voice(args.voice, runtime=name, runtime_options=options, warmup=True)
+        voice = load_voice(args.voice, device=args.device, runtime=name, runtime_options=options, warmup=True)
         runtime = getattr(voice.engine.runtime, "name", "eager")
         label = f"sonorant-{runtime}" + (f"-{args.precision}" if options else "")
         backends.append(SonorantBackend(voice, cfg, label))
@@ -161,7 +174,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     peer = results[n_sonorant] if len(results) > n_sonorant else None
     by_backend = {r.backend: compare_ratios(r, peer) for r in results[:n_sonorant]} if peer is not None else None
     settings = {
-        "voice": voice.name, "runtime": ",".join(args.runtime), "precision": args.precision, "texts": str(args.texts) if args.texts else "built-in",
+        "voice": voice.name, "runtime": ",".join(args.runtime), "device": voice.device, "precision": args.precision, "texts": str(args.texts) if args.texts else "built-in",
         "n_texts": len(texts), "repeats": repeats, "warmup": args.warmup, "seed": args.seed, "threads": args.threads,
         "paragraph_words": len(PARAGRAPH.split()), "quick": bool(args.quick),
     }

@@ -115,10 +115,13 @@ def _eager_twin(voice: Voice) -> Voice:
     from ..engine import Engine
     from ..runtimes import EagerRuntime
 
-    if isinstance(voice.engine.runtime, EagerRuntime):
+    if isinstance(voice.engine.runtime, EagerRuntime) and voice.device == "cpu":
         return voice
+    model = voice.model
+    if next(model.parameters()).device.type != "cpu":  # count on a CPU copy; the voice's model stays put
+        model = copy.deepcopy(model).cpu()
     twin = copy.copy(voice)
-    twin.engine = Engine(voice.model, EagerRuntime(voice.model), voice.engine.buckets)
+    twin.engine = Engine(EagerRuntime(model), voice.engine.buckets)
     return twin
 
 

@@ -83,13 +83,8 @@ class SonorantBackend:
         self.voice = voice
         self.cfg = cfg if cfg is not None else SynthesisConfig(seed=0)
         self.name = name
-        runtime = voice.engine.runtime
-        device = getattr(runtime, "device", None)
-        if device is None:  # a runtime outside torch (ONNX Runtime): name its first execution provider
-            providers = list(getattr(runtime, "providers", None) or ["CPUExecutionProvider"])
-            device = "cpu" if providers[0] == "CPUExecutionProvider" else providers[0]
-        self.device = str(device)
-        self.hop_length = voice.model.hop_length
+        self.device = voice.device
+        self.hop_length = voice.engine.hop
 
     def synthesize(self, text: str) -> tuple[np.ndarray, int]:
         audio = self.voice.synthesize(text, self.cfg)
@@ -111,9 +106,7 @@ class SonorantBackend:
     @property
     def threads(self) -> int:
         """Intra-op torch threads the model runs with (0 for a runtime outside torch: its own default)."""
-        from ..runtimes import EagerRuntime
-
-        return torch.get_num_threads() if isinstance(self.voice.engine.runtime, EagerRuntime) else 0
+        return torch.get_num_threads() if self.voice.runtime.name in ("eager", "compile") else 0
 
 
 # --- device sync and memory -------------------------------------------------------------------------

@@ -16,6 +16,9 @@ class BucketConfig:
     """Allowed padded frame counts; longer outputs round up to a multiple of the last edge."""
     max_batch: int = 4
     """Most utterances in one forward pass."""
+    max_padding: float = 0.15
+    """On dynamic-shape runtimes, the largest share of a batch's padded width that may be padding: a
+    sentence joins a batch of shorter ones only while that holds (`Engine.batches`)."""
 
     @classmethod
     def for_device(cls, device: str | object = "cpu") -> "BucketConfig":

@@ -1,7 +1,10 @@
-"""The one path from phoneme ids to trimmed audio: batching, bucket padding, per-utterance noise,
-and sub-sentence streaming.
+"""The one path from phoneme ids to trimmed audio: batching, bucket padding, per-utterance seeds, and
+sub-sentence streaming.
 
-The API, the CLI and (later) the server and benchmark all synthesize through `Engine`.
+The API, the CLI, the server's scheduler and the benchmark all synthesize through `Engine`. The engine
+holds no tensor library of its own: it prepares host inputs in numpy and handles the runtime's arrays
+through `runtime.ops`, so on ONNX Runtime nothing imports torch, and on a GPU nothing leaves the device
+but the frame counts and the finished audio.
 """
 
 from __future__ import annotations
@@ -9,13 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
 
-from ..models.vits import Encoded, Vits
-from ..models.vits.noise import duration_noise, latent_noise
-from ..runtimes import EagerRuntime, Runtime
+from ..arrays import pad_ids
+from ..models.vits import Encoded
 from .buckets import BucketConfig, bucket_size
 from .streaming import StreamConfig, Window, decoder_context_frames, flow_context_frames, split_windows, windows
 
@@ -29,7 +31,7 @@ class Utterance:
     ids: tuple[int, ...]
     """Phoneme ids, BOS to EOS."""
     seed: int
-    """Seed of this utterance's duration and latent noise."""
+    """Seed of this utterance's duration and latent noise (0 <= seed < 2^63)."""
     length_scale: float
     """Duration multiplier."""
     noise_scale: float
@@ -40,103 +42,154 @@ class Utterance:
     """Speaker index for multi-speaker voices."""
 
 
+@dataclass
+class _Pass:
+    """A batch between its stages: its utterances, stage-1 results and the frame counts on their way home."""
+
+    batch: Sequence[Utterance]
+    enc: Encoded
+    frames: Any  # a HostFuture of the frame counts [b]
+
+
 class Engine:
     """Runs utterances through a runtime in length-sorted batches and returns each one's own samples."""
 
-    def __init__(self, model: Vits, runtime: Runtime | None = None, buckets: BucketConfig | None = None) -> None:
-        self.model = model
-        self.runtime = runtime or EagerRuntime(model)
-        self.buckets = buckets or BucketConfig.for_device(getattr(self.runtime, "device", "cpu"))
-        self.hop = model.hop_length
-        self.channels = model.cfg.inter_channels
-        self.multi_speaker = model.cfg.n_speakers > 1
-        self.context = decoder_context_frames(model.cfg)
-        self.flow_context = flow_context_frames(model.cfg)
+    def __init__(self, runtime: Any, buckets: BucketConfig | None = None) -> None:
+        self.runtime = runtime
+        self.ops = runtime.ops
+        self.cfg = runtime.cfg
+        self.buckets = buckets or BucketConfig.for_device(getattr(runtime, "device", "cpu"))
+        self.hop = self.cfg.hop_length
+        self.channels = self.cfg.inter_channels
+        self.multi_speaker = self.cfg.n_speakers > 1
+        self.context = decoder_context_frames(self.cfg)
+        self.flow_context = flow_context_frames(self.cfg)
+
+    # --- whole utterances ---------------------------------------------------------------------------
 
     def synthesize(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[np.ndarray]:
-        """Audio for each utterance, in input order; batches group utterances of similar length."""
-        max_batch = max(1, max_batch or self.buckets.max_batch)
-        order = sorted(range(len(utterances)), key=lambda i: len(utterances[i].ids))
+        """Audio for each utterance, in input order. Batches group utterances of similar length (see
+        `batches`); each batch's stage 1 is started before the previous batch's audio is collected, so on
+        an asynchronous device the host prepares one batch while the device runs another."""
+        groups = self.batches(utterances, max_batch)
         out: list[np.ndarray | None] = [None] * len(utterances)
-        for start in range(0, len(order), max_batch):
-            idx = order[start : start + max_batch]
-            for i, audio in zip(idx, self.run_batch([utterances[i] for i in idx])):
-                out[i] = audio
+        started = self._start(groups[0], utterances) if groups else None
+        collecting: tuple[list[int], Any] | None = None
+        for k, idx in enumerate(groups):
+            assert started is not None
+            current = started
+            frames = [int(f) for f in current.frames.result()]  # the one host read: picks the frame width
+            started = self._start(groups[k + 1], utterances) if k + 1 < len(groups) else None
+            pending = self._finish(current, frames)
+            if collecting is not None:
+                self._collect(collecting, out)
+            collecting = (idx, pending)
+        if collecting is not None:
+            self._collect(collecting, out)
         return [a for a in out if a is not None]
 
-    def _encode(self, batch: Sequence[Utterance]) -> tuple[Encoded, list[int], torch.Tensor]:
-        """Stage 1 for a padded batch: (encoded, frames per utterance, latent noise [b, c, t_y bucket])."""
-        static = self.runtime.static_shapes
-        n_ids = [len(u.ids) for u in batch]
-        width = bucket_size(max(n_ids), self.buckets.id_edges) if static else max(n_ids)
-        ids = torch.zeros(len(batch), width, dtype=torch.long)
-        for row, u in enumerate(batch):
-            ids[row, : len(u.ids)] = torch.tensor(u.ids, dtype=torch.long)
-        lengths = torch.tensor(n_ids, dtype=torch.long)
-        dur_noise = torch.stack([
-            duration_noise(u.seed, n, width) if u.noise_w > 0 else torch.zeros(2, width) for u, n in zip(batch, n_ids)
-        ])
-        sid = torch.tensor([u.speaker_id or 0 for u in batch], dtype=torch.long) if self.multi_speaker else None
-        enc = self.runtime.encode(
-            ids, lengths, self._vec(batch, "noise_w"), self._vec(batch, "length_scale"), dur_noise, sid
-        )
-        frames = [int(f) for f in enc.frames.cpu().tolist()]  # the one host read: picks the frame bucket
-        n_frames = self._frame_width(max(frames))
-        z_noise = torch.stack([
-            latent_noise(u.seed, f, self.channels, n_frames) if u.noise_scale > 0 else torch.zeros(self.channels, n_frames)
-            for u, f in zip(batch, frames)
-        ])
-        return enc, frames, z_noise
+    def batches(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[list[int]]:
+        """Indices of `utterances` in the batches `synthesize` runs: length-sorted groups of at most
+        `max_batch`. A static-shape runtime pads every batch to its bucket anyway, so it fills batches; a
+        dynamic one pads rows to the widest, so a row joins only while that padding stays within
+        `buckets.max_padding` of the batch (one long row beside short ones costs more than it saves)."""
+        max_batch = max(1, max_batch or self.buckets.max_batch)
+        order = sorted(range(len(utterances)), key=lambda i: len(utterances[i].ids))
+        if self.runtime.static_shapes:
+            return [order[s : s + max_batch] for s in range(0, len(order), max_batch)]
+        least_useful = 1.0 - self.buckets.max_padding
+        groups: list[list[int]] = []
+        for i in order:  # ascending, so the newest row is the widest
+            n = len(utterances[i].ids)
+            g = groups[-1] if groups else None
+            if g and len(g) < max_batch and sum(len(utterances[j].ids) for j in g) + n >= least_useful * n * (len(g) + 1):
+                g.append(i)
+            else:
+                groups.append([i])
+        return groups
+
+    def _start(self, idx: Sequence[int], utterances: Sequence[Utterance]) -> _Pass:
+        batch = [utterances[i] for i in idx]
+        enc = self._encode(batch)
+        return _Pass(batch, enc, self.ops.to_host_async(enc.frames))
+
+    def _finish(self, p: _Pass, frames: list[int]) -> Any:
+        """Stage 2 for a started batch; returns what `_collect` waits on (audio per row, trimmed)."""
+        return self._vocode_async(self.latent(p.batch, p.enc, frames), frames, p.enc.g)
+
+    @staticmethod
+    def _collect(item: tuple[list[int], Any], out: list[np.ndarray | None]) -> None:
+        idx, pending = item
+        for i, audio in zip(idx, pending.result()):
+            out[i] = audio
+
+    def _encode(self, batch: Sequence[Utterance]) -> Encoded:
+        """Stage 1 for a padded batch (ids padded to their bucket on static-shape runtimes)."""
+        n_ids = max(len(u.ids) for u in batch)
+        width = bucket_size(n_ids, self.buckets.id_edges) if self.runtime.static_shapes else n_ids
+        ids, lengths = pad_ids([u.ids for u in batch], width)  # [b, width], [b]
+        sid = np.array([u.speaker_id or 0 for u in batch], dtype=np.int64) if self.multi_speaker else None
+        return self.runtime.encode(ids, lengths, self._vec(batch, "noise_w"), self._vec(batch, "length_scale"),
+                                   self._seeds(batch), sid)
 
     def _frame_width(self, frames: int) -> int:
         """Padded latent width for `frames` frames (exact for dynamic-shape runtimes)."""
         return bucket_size(frames, self.buckets.frame_edges) if self.runtime.static_shapes else frames
 
-    def _latent(self, batch: Sequence[Utterance]) -> tuple[torch.Tensor, list[int], torch.Tensor | None]:
-        """Stages 1 and 2a for a padded batch: (latent [b, c, t_y], frames per utterance, speaker emb)."""
-        enc, frames, z_noise = self._encode(batch)
-        return self.runtime.latent(enc, self._vec(batch, "noise_scale"), z_noise), frames, enc.g
+    def encode(self, batch: Sequence[Utterance]) -> tuple[Encoded, list[int]]:
+        """Stage 1 alone for `batch`: (encoded, frames per utterance). The scheduler runs the flows
+        (`runtime.latent`) over just a new stream's first frames from it."""
+        enc = self._encode(batch)
+        return enc, [int(f) for f in self.ops.to_host(enc.frames)]
 
-    def latents(self, batch: Sequence[Utterance]) -> tuple[torch.Tensor, list[int], torch.Tensor | None]:
+    def latent(self, batch: Sequence[Utterance], enc: Encoded, frames: Sequence[int]) -> Any:
+        """Stage 2a for `batch`'s stage-1 result: latent frames [b, c, t_y], t_y padded as the runtime needs."""
+        return self.runtime.latent(enc, self._vec(batch, "noise_scale"), self._seeds(batch),
+                                   self._frame_width(max(frames)))
+
+    def latents(self, batch: Sequence[Utterance]) -> tuple[Any, list[int], Any | None]:
         """Stages 1 and 2a for `batch`, padded as `run_batch` pads it: latent frames [b, c, t_y], each
         utterance's frame count, and the speaker embedding (or None). The server's scheduler decodes
         these in windows of its own choosing, batched across requests."""
-        return self._latent(batch)
-
-    def encode(self, batch: Sequence[Utterance]) -> tuple[Encoded, list[int], torch.Tensor]:
-        """Stage 1 alone for `batch`: (encoded, frames per utterance, latent noise [b, c, t_y]). The
-        scheduler runs the flows (`runtime.latent`) over just a new stream's first frames from it."""
-        return self._encode(batch)
+        enc, frames = self.encode(batch)
+        return self.latent(batch, enc, frames), frames, enc.g
 
     def run_batch(self, batch: Sequence[Utterance]) -> list[np.ndarray]:
         """One padded forward pass over `batch`; each result is trimmed to its utterance's length."""
-        z, frames, g = self._latent(batch)
+        z, frames, g = self.latents(batch)
         return self.vocode(z, frames, g)
 
-    def vocode(self, z: torch.Tensor, frames: Sequence[int], g: torch.Tensor | None) -> list[np.ndarray]:
-        """Audio of each row of a padded latent batch z [b, c, t_y], trimmed to its `frames`. A static-shape
-        runtime decodes the padded batch as it is; a dynamic one decodes whole-utterance windows
-        (`decode`), which may be split across its threads."""
-        if self.runtime.static_shapes:
-            audio = self.runtime.vocode(z, torch.tensor(list(frames)), g).numpy()  # [b, t_y * hop]
-            return [np.ascontiguousarray(audio[row, : f * self.hop], dtype=np.float32) for row, f in enumerate(frames)]
-        return self.decode([(z[row : row + 1], None if g is None else g[row : row + 1], Window(0, f, 0, f, f))
-                            for row, f in enumerate(frames)])
+    def vocode(self, z: Any, frames: Sequence[int], g: Any | None) -> list[np.ndarray]:
+        """Audio of each row of a padded latent batch z [b, c, t_y], trimmed to its `frames`."""
+        return self._vocode_async(z, list(frames), g).result()
 
-    def decode(self, rows: Sequence[tuple[torch.Tensor, torch.Tensor | None, Window]]) -> list[np.ndarray]:
+    def _vocode_async(self, z: Any, frames: list[int], g: Any | None) -> Any:
+        """The decoder over a padded latent batch: in one pass trimmed on the device, unless the runtime
+        wants more rows per pass than there are (`decode_rows`: ONNX Runtime on a CPU spreads rows over
+        its threads), in which case whole-utterance windows go through `decode`, which splits them."""
+        rows = int(getattr(self.runtime, "decode_rows", 1))
+        if self.runtime.static_shapes or rows <= len(frames):
+            audio = self.runtime.vocode(z, np.asarray(frames, dtype=np.int64), g)  # [b, t_y * hop]
+            return self.ops.trim_async(audio, np.asarray(frames, dtype=np.int64) * self.hop)
+        pieces = self.decode([(z[r : r + 1], None if g is None else g[r : r + 1], Window(0, f, 0, f, f))
+                              for r, f in enumerate(frames)])
+        return _Done(pieces)
+
+    # --- windows ------------------------------------------------------------------------------------
+
+    def decode(self, rows: Sequence[tuple[Any, Any | None, Window]]) -> list[np.ndarray]:
         """Audio of each (latent [1, c, n], speaker embedding, window): the window's core samples, from one
         decoder pass. A dynamic-shape runtime whose pass would have fewer rows than its `decode_rows`
         gets long windows split into exact sub-windows (`split_windows`), so its threads share the rows."""
         target = 1 if self.runtime.static_shapes else int(getattr(self.runtime, "decode_rows", 1))
         parts = split_windows([w for _, _, w in rows], self.context, target)  # (row, sub-window)
         width = max(self.decode_width(w) for _, w in parts)
-        z0 = rows[0][0]
-        chunk = torch.zeros(len(parts), self.channels, width, dtype=z0.dtype, device=z0.device)  # [p, c, width]
+        chunk = self.ops.zeros((len(parts), self.channels, width), like=rows[0][0])  # [p, c, width]
         for k, (row, w) in enumerate(parts):
             chunk[k, :, : w.stop - w.start] = rows[row][0][0, :, w.start : w.stop]
-        lengths = torch.tensor([w.stop - w.start for _, w in parts], dtype=torch.long)  # [p]
-        g = None if rows[0][1] is None else torch.cat([rows[row][1] for row, _ in parts])  # [p, gin, 1]
-        audio = self.runtime.vocode(chunk, lengths, g).numpy()  # [p, width * hop]
+        lengths = np.array([w.stop - w.start for _, w in parts], dtype=np.int64)  # [p]
+        g = None if rows[0][1] is None else self.ops.concat([rows[row][1] for row, _ in parts])  # [p, gin, 1]
+        audio = self.ops.to_host(self.runtime.vocode(chunk, lengths, g))  # [p, width * hop]
         pieces: list[list[np.ndarray]] = [[] for _ in rows]
         for k, (row, w) in enumerate(parts):
             pieces[row].append(audio[k, (w.core_start - w.start) * self.hop : (w.core_stop - w.start) * self.hop])
@@ -153,19 +206,21 @@ class Engine:
 
         Each window carries `self.context` frames of context on both sides, so the concatenated pieces
         equal `run_batch([utterance])` (up to float rounding). The first window is small, and its latent
-        frames come from a flow run over just the frames it needs plus the flow's own reach, so the
-        first piece does not wait for the flow over the whole sentence.
+        frames come from a flow run over just the frames it needs plus the flow's own reach (the noise
+        is a function of the frame, so the head's noise is the whole latent's), so the first piece does
+        not wait for the flow over the whole sentence.
         """
-        enc, (n_frames,), z_noise = self._encode([utterance])
-        noise_scale = self._vec([utterance], "noise_scale")
+        enc, (n_frames,) = self.encode([utterance])
+        noise_scale, seeds = self._vec([utterance], "noise_scale"), self._seeds([utterance])
+        full = self._frame_width(n_frames)
         plan = list(windows(n_frames, self.context, cfg or StreamConfig()))
         head = self._frame_width(plan[0].stop + self.flow_context)
         z = None
-        if len(plan) > 1 and head < z_noise.shape[-1]:
-            z = self.runtime.latent(enc, noise_scale, z_noise[:, :, :head])  # exact on [0, head - reach)
+        if len(plan) > 1 and head < full:
+            z = self.runtime.latent(enc, noise_scale, seeds, head)  # exact on [0, head - reach)
         for k, w in enumerate(plan):
             if k == 1 or z is None:
-                z = self.runtime.latent(enc, noise_scale, z_noise)
+                z = self.runtime.latent(enc, noise_scale, seeds, full)
             (audio,) = self.decode([(z, enc.g, w)])
             yield audio, k == len(plan) - 1
 
@@ -181,5 +236,19 @@ class Engine:
         warm(self.buckets, tuple(batch_sizes), tuple(sizes))
 
     @staticmethod
-    def _vec(batch: Sequence[Utterance], field: str) -> torch.Tensor:
-        return torch.tensor([getattr(u, field) for u in batch], dtype=torch.float32)
+    def _vec(batch: Sequence[Utterance], field: str) -> np.ndarray:
+        return np.array([getattr(u, field) for u in batch], dtype=np.float32)
+
+    @staticmethod
+    def _seeds(batch: Sequence[Utterance]) -> np.ndarray:
+        return np.array([u.seed for u in batch], dtype=np.int64)
+
+
+class _Done:
+    """A result that is already on the host."""
+
+    def __init__(self, value: list[np.ndarray]) -> None:
+        self._value = value
+
+    def result(self) -> list[np.ndarray]:
+        return self._value

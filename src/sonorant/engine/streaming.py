@@ -57,6 +57,9 @@ class StreamConfig:
     """A sentence that starts at least this many seconds of audio into a stream is decoded in equal
     windows of `max_frames` (`bulk()`): it is not needed that soon, and every small window's context
     frames are extra decoder work (about 30 % for a 4 s sentence on the small-first schedule)."""
+    whole_sentences: bool = False
+    """Decode each sentence in one pass and yield it as one chunk (`Voice.stream`): the least work per
+    second of audio, for files and pipes, where the first chunk need not come before its sentence is done."""
 
     def bulk(self) -> StreamConfig:
         """Equal windows of `max_frames`: for whole-file synthesis and for sentences deep into a stream."""

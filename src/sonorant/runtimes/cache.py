@@ -17,10 +17,11 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 _LOG = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ def default_cache_root() -> Path:
 
 def weights_digest(model: nn.Module) -> str:
     """SHA-256 over every parameter and buffer (names, dtypes, shapes, values) and the model's config."""
+    import torch
+
     h = hashlib.sha256()
     h.update(repr(getattr(model, "cfg", type(model).__name__)).encode())
     for name, tensor in sorted(model.state_dict().items()):
@@ -48,6 +51,8 @@ def versions(*modules: str) -> dict[str, str]:
     """`{"torch": ..., <module>: <its __version__>}` for the named modules that are importable."""
     from importlib import import_module
 
+    import torch
+
     out = {"torch": torch.__version__}
     for name in modules:
         try:
@@ -55,6 +60,90 @@ def versions(*modules: str) -> dict[str, str]:
         except ImportError:
             out[name] = "absent"
     return out
+
+
+def installed_versions(*distributions: str) -> dict[str, str]:
+    """Installed versions of the named distributions, read from their metadata without importing them
+    ("absent" for those not installed)."""
+    from importlib import metadata
+
+    out = {}
+    for name in distributions:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def source_digest(paths: Iterable[Path]) -> str:
+    """SHA-256 of the given source files (name and bytes): an artifact built by code that has since
+    changed gets a new key."""
+    h = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def file_digest(path: str | Path, root: Path | None = None) -> str:
+    """SHA-256 of a file's contents, remembered per (path, size, modification time, inode) in
+    `<root>/digests.json`, so a large voice file is read and hashed once, not on every start."""
+    path = Path(path).resolve()
+    st = path.stat()
+    stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+    memo_path = (root or default_cache_root()) / "digests.json"
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+        if not isinstance(memo, dict):
+            memo = {}
+    except (OSError, ValueError):
+        memo = {}
+    known = memo.get(stamp)
+    if isinstance(known, str) and len(known) == 64:
+        return known
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    memo = {k: v for k, v in memo.items() if not k.startswith(f"{path}|")}  # one entry per file
+    memo[stamp] = digest
+    try:
+        atomic_write_text(memo_path, json.dumps(memo, indent=0, sort_keys=True))
+    except OSError as exc:  # a read-only cache still works, it just hashes again next time
+        _LOG.debug("could not remember the digest of %s: %s", path, exc)
+    return digest
+
+
+class LazyModel:
+    """A model that is built only when something needs its weights. `digest` names its contents (e.g.
+    the digest of the file it comes from, computed on first use), so caches keyed by it are found
+    without loading the model."""
+
+    def __init__(self, digest: str | Callable[[], str], load: Callable[[], Any], description: str = "") -> None:
+        self._digest = digest
+        self.description = description
+        self._load = load
+        self._model: Any = None
+
+    @property
+    def digest(self) -> str:
+        """The digest naming the model's contents."""
+        if callable(self._digest):
+            self._digest = self._digest()
+        return self._digest
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been built."""
+        return self._model is not None
+
+    def get(self) -> Any:
+        """The model (built on first use)."""
+        if self._model is None:
+            self._model = self._load()
+        return self._model
 
 
 def make_key(fields: Mapping[str, Any]) -> str:

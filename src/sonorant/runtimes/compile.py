@@ -26,12 +26,16 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..arrays import DURATION_STREAM, LATENT_STREAM
 from ..errors import ConfigError, SonorantError
 from ..models.vits import Encoded, Vits
 from .cache import CacheEntry, default_cache_root, versions, weights_digest
+from .precision import decoder_scope
+from .torch_ops import TorchOps, strict_fp32, torch_normal
 
 _LOG = logging.getLogger(__name__)
 _FORMAT = "sonorant-compile-1"
@@ -41,21 +45,26 @@ exceed it, because all compiled modules share `nn.Module`'s call code object."""
 
 
 class _EncodeStage(nn.Module):
-    def __init__(self, model: Vits) -> None:
+    def __init__(self, model: Vits, noise_dtype: torch.dtype) -> None:
         super().__init__()
         self.model = model
+        self.noise_dtype = noise_dtype
 
-    def forward(self, ids, lengths, noise_w, length_scale, dur_noise, sid=None):  # noqa: ANN001, ANN201
+    def forward(self, ids, lengths, noise_w, length_scale, seeds, sid=None):  # noqa: ANN001, ANN201
+        dur_noise = torch_normal(seeds, DURATION_STREAM, 2, ids.shape[1], lengths, self.noise_dtype)  # [b, 2, t_x]
         e = self.model.encode(ids, lengths, noise_w, length_scale, dur_noise, sid)
         return e.m_p, e.logs_p, e.durations, e.frames, e.g
 
 
 class _LatentStage(nn.Module):
-    def __init__(self, model: Vits) -> None:
+    def __init__(self, model: Vits, noise_dtype: torch.dtype) -> None:
         super().__init__()
         self.model = model
+        self.noise_dtype = noise_dtype
 
-    def forward(self, m_p, logs_p, durations, frames, noise_scale, z_noise, g=None):  # noqa: ANN001, ANN201
+    def forward(self, m_p, logs_p, durations, frames, noise_scale, seeds, width: int, g=None):  # noqa: ANN001, ANN201
+        channels = self.model.cfg.inter_channels
+        z_noise = torch_normal(seeds, LATENT_STREAM, channels, width, frames, self.noise_dtype)  # [b, c, width]
         return self.model.latent(Encoded(m_p, logs_p, durations, frames, g), noise_scale, z_noise)
 
 
@@ -68,15 +77,17 @@ class _VocodeStage(nn.Module):
     def forward(self, z, frames, g=None):  # noqa: ANN001, ANN201
         # Always masked (even when nothing is padded): one graph per shape, and the mask multiplies
         # fuse into the neighbouring kernels.
-        return self.dec(z.to(self.dtype), frames, g=None if g is None else g.to(self.dtype))
+        audio = self.dec(z.to(self.dtype), frames, g=None if g is None else g.to(self.dtype))
+        return audio.float()
 
 
-def _signature(stage: str, tensors: Sequence[torch.Tensor | None], dynamic: Mapping[int, int]) -> tuple:
-    """What decides a graph: shapes (dynamic dims as -1), dtypes, and which optional inputs are None."""
-    sig = []
+def _signature(stage: str, tensors: Sequence[torch.Tensor | int | None], dynamic: Mapping[int, int]) -> tuple:
+    """What decides a graph: shapes (dynamic dims as -1), dtypes, integer arguments, and which optional
+    inputs are None."""
+    sig: list[object] = []
     for i, t in enumerate(tensors):
-        if t is None:
-            sig.append(None)
+        if t is None or isinstance(t, int):
+            sig.append(t)
             continue
         shape = list(t.shape)
         if i in dynamic:
@@ -166,12 +177,15 @@ class CompileRuntime:
 
         from .precision import decoder_dtype
 
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
+        self.torch_device = torch.device(device)
+        if self.torch_device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("the compile runtime was asked for device 'cuda' but torch sees no CUDA device")
-        self.model = model.to(self.device).eval()
+        self.device = str(self.torch_device)
+        self.ops = TorchOps(self.torch_device)
+        self.cfg = model.cfg
+        self.model = model.to(self.torch_device).eval()
         self.precision = precision
-        self.dtype = decoder_dtype(precision, self.device)
+        self.dtype = decoder_dtype(precision, self.torch_device)
         # A reduced-precision copy, so the voice's own fp32 model is left as it is.
         dec = self.model.dec if self.dtype is torch.float32 else copy.deepcopy(self.model.dec).to(self.dtype)
         self.multi = model.cfg.n_speakers > 1
@@ -186,7 +200,7 @@ class CompileRuntime:
         self._copy_outputs = bool(patches.get("triton.cudagraphs"))
         fields = {
             "format": _FORMAT, "weights": weights_digest(model), "versions": versions(),
-            "device": self.device.type, "mode": mode or "default", "options": patches, "fullgraph": fullgraph,
+            "device": self.torch_device.type, "mode": mode or "default", "options": patches, "fullgraph": fullgraph,
             "precision": precision,
         }
         root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "compile"
@@ -199,7 +213,9 @@ class CompileRuntime:
         self._seen: set[tuple] = set()
         self._warm_batches: tuple[int, ...] = ()
         self._warmed = False
-        stages = {"encode": _EncodeStage(model), "latent": _LatentStage(model), "vocode": _VocodeStage(dec, self.dtype)}
+        noise = self.ops.noise_dtype
+        stages = {"encode": _EncodeStage(model, noise), "latent": _LatentStage(model, noise),
+                  "vocode": _VocodeStage(dec, self.dtype)}
         self._compiled = {
             name: torch.compile(stage, backend=self._backend(name), fullgraph=fullgraph, dynamic=False)
             for name, stage in stages.items()
@@ -224,7 +240,10 @@ class CompileRuntime:
         for i, dim in dynamic.items():
             torch._dynamo.mark_dynamic(args[i], dim)
         sig = _signature(stage, args, dynamic)
-        with torch.no_grad():
+        # The same precision scope at compile time and at every call: encode and latent in strict fp32,
+        # the decoder as its precision says (see `sonorant.runtimes.precision`).
+        scope = decoder_scope(self.precision) if stage == "vocode" else strict_fp32()
+        with torch.no_grad(), scope:
             if sig in self._seen:
                 out = self._compiled[stage](*args)
                 return _copied(out) if self._copy_outputs else out
@@ -293,45 +312,41 @@ class CompileRuntime:
         if t.shape[0] != rows:
             pad = torch.full((rows - t.shape[0], *t.shape[1:]), fill, dtype=t.dtype, device=t.device)
             t = torch.cat([t, pad])
-        t = t.to(self.device).contiguous()
+        t = t.to(self.torch_device).contiguous()
         return t.clone() if t.is_inference() else t
 
     # --- the Runtime protocol -----------------------------------------------------------------------
 
-    def encode(
-        self,
-        ids: torch.Tensor,
-        lengths: torch.Tensor,
-        noise_w: torch.Tensor,
-        length_scale: torch.Tensor,
-        dur_noise: torch.Tensor,
-        sid: torch.Tensor | None,
-    ) -> Encoded:
+    def _host(self, a: np.ndarray, rows: int, fill: float = 0) -> torch.Tensor:
+        return self._prep(self.ops.asarray(np.asarray(a)), rows, fill)
+
+    def encode(self, ids: np.ndarray, lengths: np.ndarray, noise_w: np.ndarray, length_scale: np.ndarray,
+               seeds: np.ndarray, sid: np.ndarray | None) -> Encoded:
         b = ids.shape[0]
         rows = self._batch_for(b)
         if self.multi and sid is None:
-            sid = torch.zeros(b, dtype=torch.long)
+            sid = np.zeros(b, dtype=np.int64)
         # Padding rows have length 1 (a lone pad id): every row's math stays finite and independent.
-        args = (self._prep(ids, rows), self._prep(lengths, rows, 1), self._prep(noise_w, rows),
-                self._prep(length_scale, rows, 1), self._prep(dur_noise, rows), self._prep(sid, rows))
+        args = (self._host(ids, rows), self._host(lengths, rows, 1), self._host(noise_w, rows),
+                self._host(length_scale, rows, 1), self._host(seeds, rows),
+                None if sid is None else self._host(sid, rows))
         m_p, logs_p, durations, frames, g = self._call("encode", args)
         return Encoded(m_p[:b], logs_p[:b], durations[:b], frames[:b], None if g is None else g[:b])
 
-    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
-        b = z_noise.shape[0]
+    def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
+        b = enc.frames.shape[0]
         rows = self._batch_for(b)
         args = (self._prep(enc.m_p, rows), self._prep(enc.logs_p, rows), self._prep(enc.durations, rows),
-                self._prep(enc.frames, rows, 1), self._prep(noise_scale, rows), self._prep(z_noise, rows),
+                self._prep(enc.frames, rows, 1), self._host(noise_scale, rows), self._host(seeds, rows), int(width),
                 self._prep(enc.g, rows))
         z = self._call("latent", args, dynamic={0: 2, 1: 2, 2: 1})  # the phoneme axis
         return z[:b]
 
-    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+    def vocode(self, z: torch.Tensor, frames: np.ndarray, g: torch.Tensor | None) -> torch.Tensor:
         b = z.shape[0]
         rows = self._batch_for(b)
-        args = (self._prep(z, rows), self._prep(frames, rows, 1), self._prep(g, rows))
-        audio = self._call("vocode", args)
-        return audio[:b].float().cpu()
+        args = (self._prep(z, rows), self._host(np.asarray(frames, dtype=np.int64), rows, 1), self._prep(g, rows))
+        return self._call("vocode", args)[:b]  # [b, t * hop] float32 on the device
 
     # --- ahead-of-time compilation ------------------------------------------------------------------
 
@@ -347,23 +362,26 @@ class CompileRuntime:
         start, before = time.perf_counter(), self.graphs_compiled
         self._warm_batches = sizes
         c = self.model.cfg.inter_channels
+        graphs = len(sizes) * (len(id_edges) + 2 * len(frame_edges)) + len(set(window_sizes))
+        _LOG.info("compile runtime: building %d graphs (first time: minutes; later processes load them from %s)",
+                  graphs, self.cache_dir)
         for b in sizes:
             for t_x in id_edges:
                 self._dummy_encode(b, t_x)
             enc = self._dummy_encode(b, id_edges[0])
             for t_y in frame_edges:
-                z = self.latent(enc, torch.zeros(b), torch.zeros(b, c, t_y))
-                self.vocode(z, torch.full((b,), t_y, dtype=torch.long), enc.g)
+                z = self.latent(enc, np.zeros(b, np.float32), np.zeros(b, np.int64), t_y)
+                self.vocode(z, np.full(b, t_y, np.int64), enc.g)
         enc = self._dummy_encode(1, id_edges[0])
         for size in sorted({int(s) for s in window_sizes}):
-            self.vocode(torch.zeros(1, c, size), torch.tensor([size]), enc.g)
+            self.vocode(torch.zeros(1, c, size, device=self.torch_device), np.array([size], np.int64), enc.g)
         self._warmed = True
         _LOG.info("compile runtime: %d graphs ready in %.1f s (%d built or loaded now; cache %s)",
                   len(self._seen), time.perf_counter() - start, self.graphs_compiled - before, self.cache_dir)
 
     def _dummy_encode(self, b: int, t_x: int) -> Encoded:
-        ids = torch.zeros(b, t_x, dtype=torch.long)
+        ids = np.zeros((b, t_x), dtype=np.int64)
         ids[:, 0] = 1
-        sid = torch.zeros(b, dtype=torch.long) if self.multi else None
-        return self.encode(ids, torch.full((b,), t_x, dtype=torch.long), torch.ones(b), torch.ones(b),
-                           torch.zeros(b, 2, t_x), sid)
+        sid = np.zeros(b, dtype=np.int64) if self.multi else None
+        ones = np.ones(b, dtype=np.float32)
+        return self.encode(ids, np.full(b, t_x, dtype=np.int64), ones, ones, np.zeros(b, np.int64), sid)

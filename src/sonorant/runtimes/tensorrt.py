@@ -25,11 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
+from ..arrays import DURATION_STREAM, LATENT_STREAM
 from ..errors import ConfigError, SonorantError
 from ..models.vits import Encoded, Vits, VitsConfig
 from .cache import CacheEntry, atomic_write_bytes, default_cache_root, make_key, versions, weights_digest
+from .torch_ops import TorchOps
 
 if TYPE_CHECKING:
     from ..engine.buckets import BucketConfig
@@ -219,9 +222,12 @@ class TensorRTRuntime:
         from ..engine.buckets import BucketConfig
 
         self.model = model.to("cpu", torch.float32).eval()
+        self.cfg = model.cfg
         self.multi = model.cfg.n_speakers > 1
         self.precision, self.fp32_stages, self.overflow = precision, tuple(fp32_stages), overflow
-        self.device = torch.device("cuda", device)
+        self.torch_device = torch.device("cuda", device)
+        self.device = str(self.torch_device)
+        self.ops = TorchOps(self.torch_device)
         self.workspace = int(workspace_gib * (1 << 30))
         self.root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "tensorrt"
         self.logger = self.trt.Logger(self.trt.Logger.WARNING)
@@ -235,7 +241,7 @@ class TensorRTRuntime:
     # --- building -----------------------------------------------------------------------------------
 
     def _device_fields(self) -> dict[str, Any]:
-        props = torch.cuda.get_device_properties(self.device)
+        props = torch.cuda.get_device_properties(self.torch_device)
         return {"name": props.name, "capability": f"{props.major}.{props.minor}"}
 
     def _build(self, buckets: BucketConfig, batch_sizes: Sequence[int], window_sizes: Sequence[int]) -> None:
@@ -247,7 +253,7 @@ class TensorRTRuntime:
         directory = self.cache.open()
         timing_path = self.root / "timing" / f"{make_key({'device': device, 'tensorrt': self.trt.__version__})}.cache"
         if not all((directory / f"{s}.onnx").is_file() for s in _INPUT_AXES):
-            from .onnx import export_stages
+            from .onnx_export import export_stages
 
             _LOG.info("exporting ONNX stage graphs for TensorRT to %s", directory)
             export_stages(self.model, directory)
@@ -317,7 +323,7 @@ class TensorRTRuntime:
         if idx is None:
             raise SonorantError(f"no TensorRT {stage} profile covers input shapes {shapes}; build the runtime with "
                                 "larger bucket edges, batch sizes or overflow")
-        stream = torch.cuda.current_stream(self.device)
+        stream = torch.cuda.current_stream(self.torch_device)
         ctx = eng.contexts.get(idx)
         if ctx is None:
             ctx = eng.engine.create_execution_context()
@@ -325,40 +331,47 @@ class TensorRTRuntime:
             eng.contexts[idx] = ctx
         keep = []
         for name in eng.inputs:
-            t = feeds[name].to(self.device, eng.dtypes[name]).contiguous()
+            t = feeds[name].to(self.torch_device, eng.dtypes[name]).contiguous()
             keep.append(t)
             ctx.set_input_shape(name, tuple(t.shape))
             ctx.set_tensor_address(name, t.data_ptr())
         outs = {}
         for name in eng.outputs:
-            out = torch.empty(tuple(ctx.get_tensor_shape(name)), dtype=eng.dtypes[name], device=self.device)
+            out = torch.empty(tuple(ctx.get_tensor_shape(name)), dtype=eng.dtypes[name], device=self.torch_device)
             ctx.set_tensor_address(name, out.data_ptr())
             outs[name] = out
         if not ctx.execute_async_v3(stream.cuda_stream):
             raise SonorantError(f"TensorRT failed to run the {stage} engine")
         return outs
 
-    def encode(self, ids, lengths, noise_w, length_scale, dur_noise, sid):  # noqa: ANN001, ANN201
-        feeds = {"ids": ids, "lengths": lengths, "noise_w": noise_w, "length_scale": length_scale,
-                 "dur_noise": dur_noise}
+    def _up(self, host: np.ndarray) -> torch.Tensor:
+        return self.ops.asarray(np.asarray(host))
+
+    def encode(self, ids: np.ndarray, lengths: np.ndarray, noise_w: np.ndarray, length_scale: np.ndarray,
+               seeds: np.ndarray, sid: np.ndarray | None) -> Encoded:
+        lengths_t = self._up(lengths)
+        dur_noise = self.ops.normal(self._up(seeds), DURATION_STREAM, 2, ids.shape[1], lengths_t)  # [b, 2, t_x]
+        feeds = {"ids": self._up(ids), "lengths": lengths_t, "noise_w": self._up(noise_w),
+                 "length_scale": self._up(length_scale), "dur_noise": dur_noise}
         if self.multi:
-            feeds["sid"] = sid if sid is not None else torch.zeros(ids.shape[0], dtype=torch.long)
+            feeds["sid"] = self._up(sid if sid is not None else np.zeros(ids.shape[0], dtype=np.int64))
         out = self._run("encode", feeds)
         return Encoded(out["m_p"], out["logs_p"], out["durations"], out["frames"].long(),
                        out["g"] if self.multi else None)
 
-    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
+    def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
+        z_noise = self.ops.normal(self._up(seeds), LATENT_STREAM, self.cfg.inter_channels, width, enc.frames)
         feeds = {"m_p": enc.m_p, "logs_p": enc.logs_p, "durations": enc.durations, "frames": enc.frames,
-                 "noise_scale": noise_scale, "z_noise": z_noise}
+                 "noise_scale": self._up(noise_scale), "z_noise": z_noise}
         if self.multi:
             feeds["g"] = enc.g
         return self._run("latent", feeds)["z"]
 
-    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
-        feeds = {"z": z, "frames": frames}
+    def vocode(self, z: torch.Tensor, frames: np.ndarray, g: torch.Tensor | None) -> torch.Tensor:
+        feeds = {"z": z, "frames": self._up(np.asarray(frames, dtype=np.int64))}
         if self.multi:
             feeds["g"] = g
-        return self._run("vocode", feeds)["audio"].float().cpu()
+        return self._run("vocode", feeds)["audio"].float()  # [b, t * hop] on the GPU
 
     def warmup(self, buckets: BucketConfig, batch_sizes: Sequence[int], window_sizes: Sequence[int]) -> None:
         """Rebuild for these sizes if the engines lack a profile for them, then run every profile once
@@ -369,21 +382,21 @@ class TensorRTRuntime:
             self.buckets, self.batch_sizes, self.window_sizes = buckets, sizes, tuple(window_sizes)
             self._build(buckets, sizes, tuple(window_sizes))
         cfg = self.model.cfg
+        enc = None
         for b in sizes:
-            enc = None
+            ones, seeds = np.ones(b, np.float32), np.zeros(b, np.int64)
+            sid = np.zeros(b, np.int64) if self.multi else None
             for t_x in buckets.id_edges:
-                ids = torch.zeros(b, t_x, dtype=torch.long)
-                ones = torch.ones(b)
-                sid = torch.zeros(b, dtype=torch.long) if self.multi else None
-                enc = self.encode(ids, torch.full((b,), t_x), ones, ones, torch.zeros(b, 2, t_x), sid)
+                enc = self.encode(np.zeros((b, t_x), np.int64), np.full(b, t_x, np.int64), ones, ones, seeds, sid)
             assert enc is not None
             for t_y in buckets.frame_edges:
-                z = self.latent(enc, torch.zeros(b), torch.zeros(b, cfg.inter_channels, t_y))
-                self.vocode(z, torch.full((b,), t_y), enc.g)
+                z = self.latent(enc, np.zeros(b, np.float32), seeds, t_y)
+                self.vocode(z, np.full(b, t_y, np.int64), enc.g)
         for size in window_sizes:
             g = enc.g[:1] if enc is not None and enc.g is not None else None
-            self.vocode(torch.zeros(1, cfg.inter_channels, size), torch.tensor([size]), g)
-        torch.cuda.synchronize(self.device)
+            z = torch.zeros(1, cfg.inter_channels, size, device=self.torch_device)
+            self.vocode(z, np.array([size], np.int64), g)
+        torch.cuda.synchronize(self.torch_device)
 
 
 def default_window_sizes(cfg: VitsConfig, buckets: BucketConfig) -> tuple[int, ...]:

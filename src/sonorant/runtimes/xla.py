@@ -31,13 +31,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from ..arrays import DURATION_STREAM, LATENT_STREAM
 from ..engine.buckets import BucketConfig
 from ..errors import ConfigError
 from ..models.vits import Encoded, Vits
 from ..models.vits.layers import sequence_mask
 from .precision import decoder_dtype
+from .torch_ops import TorchOps, torch_normal
 
 _LOG = logging.getLogger(__name__)
 _CACHE_PATH: str | None = None
@@ -108,14 +111,19 @@ class XlaRuntime:
         if cache_dir is not None:
             self._init_cache(Path(cache_dir))
         try:
-            self.device = torch.device(device) if device is not None else xla.device()
+            self.torch_device = torch.device(device) if device is not None else xla.device()
         except RuntimeError as exc:
             raise ConfigError(f"no usable XLA device {device!r} (is PJRT_DEVICE set?): {exc}") from None
-        if self.device.type != "xla":
-            raise ConfigError(f"the xla runtime needs an XLA device, got {str(self.device)!r}")
-        self.model = copy.deepcopy(model).eval().to(self.device)
+        if self.torch_device.type != "xla":
+            raise ConfigError(f"the xla runtime needs an XLA device, got {str(self.torch_device)!r}")
+        self.device = str(self.torch_device)
+        self.ops = TorchOps("cpu")  # every stage hands its results back on the CPU
+        self.cfg = model.cfg
+        # Noise in float64 where XLA computes it (CPU, CUDA); TPUs have no float64.
+        self.noise_dtype = torch.float32 if xla.runtime.device_type() == "TPU" else torch.float64
+        self.model = copy.deepcopy(model).eval().to(self.torch_device)
         self.precision = precision
-        self.dtype = decoder_dtype(precision, self.device)
+        self.dtype = decoder_dtype(precision, self.torch_device)
         self.dec = self.model.dec if self.dtype is torch.float32 else copy.deepcopy(self.model.dec).to(self.dtype)
         self.multi = model.cfg.n_speakers > 1
         self.batch_sizes: tuple[int, ...] = ()
@@ -153,64 +161,64 @@ class XlaRuntime:
                 _LOG.warning("xla: compiling %s for %d rows x %d, a shape warmup() did not build", stage, rows, size)
 
     def _to(self, t: torch.Tensor, rows: int, dtype: torch.dtype | None = None) -> torch.Tensor:
-        return _pad_rows(t.detach().cpu(), rows).to(self.device, dtype)
+        return _pad_rows(t.detach().cpu(), rows).to(self.torch_device, dtype)
+
+    def _up(self, a: np.ndarray, rows: int) -> torch.Tensor:
+        """A host array padded to `rows` rows, on the device."""
+        return self._to(torch.from_numpy(np.ascontiguousarray(a)), rows)
 
     def _sync(self) -> None:
         self._xla.sync()
 
-    def encode(
-        self,
-        ids: torch.Tensor,
-        lengths: torch.Tensor,
-        noise_w: torch.Tensor,
-        length_scale: torch.Tensor,
-        dur_noise: torch.Tensor,
-        sid: torch.Tensor | None,
-    ) -> Encoded:
-        """Stage 1 on the device (one graph per rows x id bucket); the results come back on the CPU."""
+    def encode(self, ids: np.ndarray, lengths: np.ndarray, noise_w: np.ndarray, length_scale: np.ndarray,
+               seeds: np.ndarray, sid: np.ndarray | None) -> Encoded:
+        """Stage 1 with its noise on the device (one graph per rows x id bucket); results come back on
+        the CPU."""
         b, rows = ids.shape[0], self._rows(ids.shape[0])
         self._note("encode", rows, ids.shape[1])
         if self.multi and sid is None:
-            sid = torch.zeros(b, dtype=torch.long)
+            sid = np.zeros(b, dtype=np.int64)
         with torch.no_grad():
-            enc = self.model.encode(
-                self._to(ids, rows), self._to(lengths, rows), self._to(noise_w, rows), self._to(length_scale, rows),
-                self._to(dur_noise, rows), self._to(sid, rows) if self.multi else None,
-            )
+            lengths_d = self._up(lengths, rows)
+            dur_noise = torch_normal(self._up(seeds, rows), DURATION_STREAM, 2, ids.shape[1], lengths_d,
+                                     self.noise_dtype)  # [rows, 2, t_x]
+            enc = self.model.encode(self._up(ids, rows), lengths_d, self._up(noise_w, rows),
+                                    self._up(length_scale, rows), dur_noise,
+                                    self._up(sid, rows) if self.multi else None)
             self._sync()
         outs = (enc.m_p, enc.logs_p, enc.durations, enc.frames, enc.g)
         return Encoded(*(None if t is None else t.cpu()[:b] for t in outs))
 
     def _prior_flows(
-        self, m: torch.Tensor, logs: torch.Tensor, z_noise: torch.Tensor, noise_scale: torch.Tensor,
+        self, m: torch.Tensor, logs: torch.Tensor, seeds: torch.Tensor, width: int, noise_scale: torch.Tensor,
         frames: torch.Tensor, g: torch.Tensor | None,
     ) -> torch.Tensor:
-        """The device part of `Vits.latent` after length regulation: prior sample, inverse flows, mask."""
-        t_y = z_noise.shape[2]
-        y_mask = sequence_mask(frames, t_y).unsqueeze(1).to(m.dtype)  # [b, 1, t_y]
+        """The device part of `Vits.latent` after length regulation: noise, prior sample, inverse flows, mask."""
+        y_mask = sequence_mask(frames, width).unsqueeze(1).to(m.dtype)  # [b, 1, t_y]
+        z_noise = torch_normal(seeds, LATENT_STREAM, m.shape[1], width, frames, self.noise_dtype)  # [b, c, t_y]
         z_p = m + z_noise * torch.exp(logs) * noise_scale.view(-1, 1, 1)  # [b, c, t_y]
         return self.model.flow(z_p, y_mask, g) * y_mask  # [b, c, t_y]
 
-    def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
-        """Stage 2a: length regulation on the CPU, prior and flows on the device (one graph per rows x
-        frame bucket). Returns z [b, c, t_y] on the CPU."""
-        b, t_y = z_noise.shape[0], z_noise.shape[2]
+    def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
+        """Stage 2a: length regulation on the CPU, noise, prior and flows on the device (one graph per
+        rows x frame bucket). Returns z [b, c, width] on the CPU."""
+        b = enc.frames.shape[0]
         rows = self._rows(b)
-        self._note("latent", rows, t_y)
-        m, logs = regulate(enc.durations.cpu(), enc.m_p.cpu(), enc.logs_p.cpu(), t_y)  # [b, c, t_y] each
+        self._note("latent", rows, width)
+        m, logs = regulate(enc.durations.cpu(), enc.m_p.cpu(), enc.logs_p.cpu(), width)  # [b, c, t_y] each
         g = self._to(enc.g, rows) if enc.g is not None else None
         with torch.no_grad():
-            z = self._prior_flows(self._to(m, rows), self._to(logs, rows), self._to(z_noise, rows),
-                                  self._to(noise_scale, rows), self._to(enc.frames, rows), g)
+            z = self._prior_flows(self._to(m, rows), self._to(logs, rows), self._up(seeds, rows), width,
+                                  self._up(noise_scale, rows), self._to(enc.frames, rows), g)
             self._sync()
         return z.cpu()[:b]
 
-    def vocode(self, z: torch.Tensor, frames: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+    def vocode(self, z: torch.Tensor, frames: np.ndarray, g: torch.Tensor | None) -> torch.Tensor:
         """Stage 2b: the masked decoder (one graph per rows x frames); audio [b, t * hop] on the CPU."""
         b, rows = z.shape[0], self._rows(z.shape[0])
         self._note("vocode", rows, z.shape[-1])
         with torch.no_grad():
-            audio = self.dec(self._to(z, rows, self.dtype), self._to(frames, rows),
+            audio = self.dec(self._to(z, rows, self.dtype), self._up(np.asarray(frames, dtype=np.int64), rows),
                              g=self._to(g, rows, self.dtype) if g is not None else None).float()  # [rows, t * hop]
             self._sync()
         return audio.cpu()[:b]
@@ -226,20 +234,19 @@ class XlaRuntime:
         started = time.perf_counter()
         g = None
         for rows in self.batch_sizes:
-            ones = torch.ones(rows)
-            sid = torch.zeros(rows, dtype=torch.long) if self.multi else None
+            ones, seeds = np.ones(rows, np.float32), np.zeros(rows, np.int64)
+            sid = np.zeros(rows, np.int64) if self.multi else None
             for t_x in buckets.id_edges:
-                ids = torch.zeros(rows, t_x, dtype=torch.long)
-                enc = self.encode(ids, torch.full((rows,), t_x), ones, ones, torch.zeros(rows, 2, t_x), sid)
+                enc = self.encode(np.zeros((rows, t_x), np.int64), np.full(rows, t_x, np.int64), ones, ones, seeds, sid)
                 g = enc.g
             for t_y in buckets.frame_edges:
                 frames = torch.full((rows,), t_y)
                 stats = torch.zeros(rows, cfg.inter_channels, 1)
-                self.latent(Encoded(stats, stats, torch.full((rows, 1), float(t_y)), frames, g), ones,
-                            torch.zeros(rows, cfg.inter_channels, t_y))
-                self.vocode(torch.zeros(rows, cfg.inter_channels, t_y), frames, g)
+                self.latent(Encoded(stats, stats, torch.full((rows, 1), float(t_y)), frames, g), ones, seeds, t_y)
+                self.vocode(torch.zeros(rows, cfg.inter_channels, t_y), np.full(rows, t_y, np.int64), g)
         for size in window_sizes:  # streaming decodes one utterance at a time
-            self.vocode(torch.zeros(1, cfg.inter_channels, size), torch.tensor([size]), None if g is None else g[:1])
+            self.vocode(torch.zeros(1, cfg.inter_channels, size), np.array([size], np.int64),
+                        None if g is None else g[:1])
         self._warm = True
         _LOG.info("xla: %d graphs ready for batch sizes %s (%.1f s)", len(self._shapes), self.batch_sizes,
                   time.perf_counter() - started)

@@ -16,13 +16,15 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ..errors import VoiceError
-from ..models.vits import Vits, VitsConfig
+from ..models.vits import VitsConfig
+
+if TYPE_CHECKING:
+    from ..models.vits import Vits
 
 _LOG = logging.getLogger(__name__)
 _PARAM_NAME = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)+$")
@@ -217,6 +219,10 @@ def infer_vits_config(weights: dict[str, np.ndarray], attrs: dict[str, dict[str,
 
 def load_piper_model(onnx_path: str | Path) -> Vits:
     """Build a `Vits` in eval mode holding the weights of a Piper `.onnx` voice."""
+    import torch
+
+    from ..models.vits import Vits
+
     weights, attrs = read_onnx_weights(onnx_path)
     cfg = infer_vits_config(weights, attrs)
     model = Vits(cfg)

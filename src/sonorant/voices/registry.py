@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import VoiceError
+
+if TYPE_CHECKING:
+    from ..runtimes.cache import LazyModel
 
 DEFAULT_VOICE = "joe"
 
@@ -61,3 +65,12 @@ def resolve_voice(voice: str | Path | None = None) -> VoiceFiles:
         return VoiceFiles(path.name.removesuffix(".onnx"), path, config)
     known = ", ".join(bundled_voice_names())
     raise VoiceError(f"unknown voice {key!r}: not a bundled voice ({known}) and no such .onnx file")
+
+
+def model_source(files: VoiceFiles) -> LazyModel:
+    """The voice's model, built from its file only when something needs the weights; its digest (the
+    file's SHA-256, remembered per file) keys the caches of exported graphs."""
+    from ..runtimes.cache import LazyModel, file_digest
+    from .piper import load_piper_model
+
+    return LazyModel(lambda: file_digest(files.model), lambda: load_piper_model(files.model), str(files.model))

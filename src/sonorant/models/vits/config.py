@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,20 @@ class VitsConfig:
         for rate in self.upsample_rates:
             hop *= rate
         return hop
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-friendly values (tuples become lists)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VitsConfig:
+        """The config `to_dict` describes; unknown keys are an error, missing ones take defaults."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown VitsConfig fields: {', '.join(unknown)}")
+
+        def tupled(v: Any) -> Any:
+            return tuple(tupled(x) for x in v) if isinstance(v, list) else v
+
+        return cls(**{k: tupled(v) for k, v in data.items()})

@@ -6,13 +6,11 @@ built from cumulative durations compared with a frame index and applied with `bm
 sample, the inverse flows and the HiFi-GAN decoder. Between the stages the caller reads the frame
 counts to pick the frame bucket; nothing inside either stage depends on data for its shape.
 
-Noise comes in as tensors drawn per utterance by the caller (see `sonorant.models.vits.noise`), so an
-utterance's audio never depends on its batch-mates or its bucket.
+Noise comes in as tensors computed per utterance by the caller (`sonorant.arrays`: a pure function of
+seed, channel and frame), so an utterance's audio never depends on its batch-mates or its bucket.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,22 +21,7 @@ from .duration import DurationPredictor, StochasticDurationPredictor
 from .flow import ResidualCouplingBlock
 from .layers import sequence_mask
 from .text_encoder import TextEncoder
-
-
-@dataclass
-class Encoded:
-    """Stage-1 results for a batch: prior statistics per phoneme and integer durations."""
-
-    m_p: torch.Tensor
-    """Prior means [b, c, t_x]."""
-    logs_p: torch.Tensor
-    """Prior log-stds [b, c, t_x]."""
-    durations: torch.Tensor
-    """Frames per phoneme, integral floats [b, t_x] (zero on padding)."""
-    frames: torch.Tensor
-    """Frames per utterance [b] (int64, at least 1)."""
-    g: torch.Tensor | None
-    """Speaker embedding [b, gin, 1], or None for single-speaker voices."""
+from .types import Encoded
 
 
 class Vits(nn.Module):
