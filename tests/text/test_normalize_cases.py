@@ -12,7 +12,7 @@ from typing import Union
 
 import pytest
 
-from sonorant.text.normalize import normalize
+from sonorant.text import normalize
 
 Expected = Union[str, list[str]]
 Case = tuple[str, Expected]

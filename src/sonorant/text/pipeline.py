@@ -110,7 +110,7 @@ class TextPipeline:
         """A pipeline for a voice.
 
         ``phonemizer``: espeak-ng (None: the voice reads Unicode codepoints, Piper's "text" type);
-        ``normalizer``: text normalization (default :func:`sonorant.text.normalize.normalize` for
+        ``normalizer``: text normalization (default :func:`sonorant.text.normalize` for
         ``lang``); ``max_ids``: the most ids one plan may hold (the model's longest input).
         """
         if isinstance(max_ids, bool) or not isinstance(max_ids, int):
@@ -302,12 +302,12 @@ class TextPipeline:
 
 
 def _default_normalizer(lang: str) -> Callable[[str], str]:
-    """:func:`sonorant.text.normalize.normalize` for ``lang``, or no normalization if it is missing."""
+    """:func:`sonorant.text.normalize` for ``lang``, or no normalization if it is missing."""
     try:
         from sonorant.text.lang import resolve
-        from sonorant.text.normalize import normalize
+        from sonorant.text.normalizer import normalize
     except ImportError:
-        _LOGGER.warning("sonorant.text.normalize is not available: text is phonemized without normalization")
+        _LOGGER.warning("sonorant.text.normalizer is not available: text is phonemized without normalization")
         return _identity
     try:
         code = resolve(lang)
