@@ -128,7 +128,7 @@ def test_ssml_say_as_and_sub(pipeline: TextPipeline) -> None:
     )
     plans = pipeline.plan(ssml)
     assert [p.text for p in plans] == ["Call 555-1234 about IBM.", "Dr. Who said so."]
-    assert plans[0].normalized == "Call five five five, one two three four about eye B M."
+    assert plans[0].normalized == "Call five five five, one two three four about I B M."
     assert plans[1].normalized == "Doctor Who said so."
     assert _phonemes(plans[0]).startswith("kˈɔːl fˈaɪv")
 
