@@ -85,11 +85,6 @@ class LetterRun:
     punct: str = ""
     """``. , ; : ! ?`` right after the run, or ``""``."""
 
-    @property
-    def text(self) -> str:
-        """The run as plain text ("F B I.")."""
-        return " ".join(" ".join(word) for word in self.words) + self.punct
-
 
 def split_runs(text: str, speakable: Callable[[str], bool]) -> list[tuple[str, Optional[LetterRun]]]:
     """``text`` as (text before, run) pairs, in order; the run of the last pair is None.

@@ -40,6 +40,8 @@ _LOGGER = logging.getLogger(__name__)
 _PHONEME_BLOCK = re.compile(r"(\[\[.*?\]\])")
 _NO_SPACE_BEFORE = frozenset(".,;:!?)]}")
 _LEADING_PAUSE = " \t\n\r\f\v,;:"
+_PROBES = {"A": "E", "a": "e", "I": "E", "i": "e"}  # letters read after a text in its place (see _phonemize_text)
+_UNSTRESSED = str.maketrans("", "", "ˈˌʲ")
 _STRESS = {"'": "ˈ", ",": "ˌ"}
 # Words whose espeak mnemonics and IPA, aligned phoneme by phoneme, give the table that turns
 # <phoneme alphabet="espeak"> into IPA (English covers the mnemonics most voices share).
@@ -306,20 +308,21 @@ class TextPipeline:
         """Phonemes of ``text``, espeak's sentences joined by a space.
 
         ``next_letter``: the first letter of a letter run that follows ``text``. espeak reads the end of
-        a text as the end of a clause, which changes its last word ("a" becomes "ˈeɪ"); so the letter
-        is read along and its word dropped again, when that leaves exactly the words of ``text``.
+        a text as the end of a clause, which changes its last word ("a" becomes "ˈeɪ"), and "the" before
+        a vowel is "ðɪ"; so a letter is read along (A and I, which espeak reads as words, stand in as E)
+        and its word dropped again, when that last word is indeed the letter's name.
         """
-        assert self.phonemizer is not None
-        alone = self._espeak_words(text)
-        if next_letter is None or not text[-1:].isspace() or not text.rstrip()[-1:].isalnum():
-            return alone
-        along = self._espeak_words(f"{text.rstrip()} {next_letter}")
-        while along and along[-1] == " ":
-            along.pop()
-        if " " not in along:
-            return alone
-        head = along[: len(along) - 1 - along[::-1].index(" ")]
-        return head if _count_words(head) == _count_words(alone) else alone
+        if next_letter is not None and text[-1:].isspace() and text.rstrip()[-1:].isalnum():
+            probe = _PROBES.get(next_letter, next_letter)
+            name = self._letter_phonemes(probe)
+            along = self._espeak_words(f"{text.rstrip()} {probe}")
+            while along and along[-1] == " ":
+                along.pop()
+            if name is not None and " " in along:
+                cut = len(along) - 1 - along[::-1].index(" ")
+                if "".join(along[cut + 1 :]).translate(_UNSTRESSED) == name.translate(_UNSTRESSED):
+                    return along[:cut]
+        return self._espeak_words(text)
 
     def _espeak_words(self, text: str) -> list[str]:
         assert self.phonemizer is not None
@@ -405,11 +408,6 @@ def _join(parts: Iterable[str]) -> str:
         if part:
             out = f"{out} {part}" if out and part[0] not in _NO_SPACE_BEFORE else out + part
     return out
-
-
-def _count_words(phonemes: Sequence[str]) -> int:
-    """How many space-separated words ``phonemes`` hold."""
-    return len("".join(phonemes).split())
 
 
 def _identity(text: str) -> str:
