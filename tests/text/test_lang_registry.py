@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sonorant.errors import TextError
-from sonorant.text.lang import get_normalizer, resolve, supported_languages
+from sonorant.text import normalize
 from sonorant.text.lang import en as english
-from sonorant.text.normalize import normalize
+from sonorant.text.lang import get_normalizer, resolve, supported_languages
 
 
 @pytest.mark.parametrize("alias", ["en", "EN", "en-us", "en_US", "en-US", "en-gb", "en_GB", "en-gb-x-rp", " en "])
@@ -53,3 +53,12 @@ def test_text_error_is_a_value_error() -> None:
 def test_empty_text_is_fine() -> None:
     assert normalize("") == ""
     assert normalize("   ") == ""
+
+
+def test_normalize_is_a_function_exported_by_the_text_package() -> None:
+    import sonorant.text
+
+    assert callable(sonorant.text.normalize)
+    assert "normalize" in sonorant.text.__all__
+    assert sonorant.text.normalize("It is 3.", lang="en") == "It is three."
+    assert sonorant.text.normalize("5 kg") == "five kilograms"

@@ -12,7 +12,7 @@ from typing import Union
 
 import pytest
 
-from sonorant.text.normalize import normalize
+from sonorant.text import normalize
 
 Expected = Union[str, list[str]]
 Case = tuple[str, Expected]
@@ -304,6 +304,12 @@ INITIALISMS: list[Case] = [
     ("US troops", "U S troops"),
     ("MP3", "M P three"),
     ("AT&T", ["A T and T", "A-T and T"]),
+    ("Flight UA 857 is late.", "Flight U A eight fifty-seven is late."),
+    ("UA857", "U A eight fifty-seven"),
+    ("BA 1205", "B A twelve oh five"),
+    ("the HP 4500 printer", "the H P forty-five hundred printer"),
+    ("US 101", "U S one oh one"),
+    ("Serial K K K K K 9.", "Serial K K K K K nine."),
     ("NASA", "Nasa"),
     ("NATO", "Nato"),
     ("UNESCO", "Unesco"),

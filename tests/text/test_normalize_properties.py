@@ -9,7 +9,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sonorant.text.normalize import normalize
+from sonorant.text import normalize
 
 # Ordinary words: none is an abbreviation, unit, month, cue for a.m./p.m. or Roman numeral.
 VOCABULARY = """

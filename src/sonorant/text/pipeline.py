@@ -9,6 +9,10 @@ is truncated: every word of the input is in some plan.
 
 A sentence of the splitter is one plan even where espeak would end a sentence inside it ("Dr." or
 "U.S."): espeak's sentences within it are joined with a space.
+
+Letters to be read by name (initialisms, ``<say-as interpret-as="characters">``, spaced letters),
+which the normalizer marks as letter groups (:mod:`sonorant.text.letters`), are spoken with the
+phonemes espeak gives each letter read on its own, so none is lost or read as a word.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from sonorant.errors import ConfigError, TextError, VoiceError
+from sonorant.text import letters
 from sonorant.text.ids import BOS, EOS, PAD, phonemes_to_ids
-from sonorant.text.phonemize import EspeakPhonemizer
+from sonorant.text.phonemize import EspeakPhonemizer, merge_vowel_clusters
 from sonorant.text.split import sentence_spans, split_long
 from sonorant.text.ssml import Segment, SSMLError, is_ssml, parse_ssml
 
@@ -34,6 +39,9 @@ _LOGGER = logging.getLogger(__name__)
 
 _PHONEME_BLOCK = re.compile(r"(\[\[.*?\]\])")
 _NO_SPACE_BEFORE = frozenset(".,;:!?)]}")
+_LEADING_PAUSE = " \t\n\r\f\v,;:"
+_PROBES = {"A": "E", "a": "e", "I": "E", "i": "e"}  # letters read after a text in its place (see _phonemize_text)
+_UNSTRESSED = str.maketrans("", "", "ˈˌʲ")
 _STRESS = {"'": "ˈ", ",": "ˌ"}
 # Words whose espeak mnemonics and IPA, aligned phoneme by phoneme, give the table that turns
 # <phoneme alphabet="espeak"> into IPA (English covers the mnemonics most voices share).
@@ -55,7 +63,8 @@ class SentencePlan:
     """The sentence as written in the input (the whole sentence for every piece of a long one)."""
 
     normalized: str
-    """The text handed to the phonemizer (normalized; ``[[ ]]`` blocks as given)."""
+    """The text handed to the phonemizer (normalized; ``[[ ]]`` blocks as given; letters read by name
+    spaced, "F B I")."""
 
     phonemes: list[str]
     """Phonemes of this plan, as :meth:`EspeakPhonemizer.phonemize` gives them."""
@@ -110,7 +119,7 @@ class TextPipeline:
         """A pipeline for a voice.
 
         ``phonemizer``: espeak-ng (None: the voice reads Unicode codepoints, Piper's "text" type);
-        ``normalizer``: text normalization (default :func:`sonorant.text.normalize.normalize` for
+        ``normalizer``: text normalization (default :func:`sonorant.text.normalize` for
         ``lang``); ``max_ids``: the most ids one plan may hold (the model's longest input).
         """
         if isinstance(max_ids, bool) or not isinstance(max_ids, int):
@@ -127,6 +136,7 @@ class TextPipeline:
         self._normalizer = normalizer
         self._lock = threading.Lock()
         self._mnemonics: Optional[dict[str, str]] = None
+        self._letters: dict[str, Optional[str]] = {}
         # split_long counts 2 ids a phoneme and 3 around them; voices with longer id lists get a
         # proportionally smaller limit so that every plan's ids still fit max_ids.
         widest = max((len(ids) for ids in phoneme_id_map.values()), default=1)
@@ -157,6 +167,9 @@ class TextPipeline:
             raise TextError(f"text must be a string, got {type(text).__name__}")
         if not text.strip():
             raise TextError("text is empty: give at least one word to speak")
+        if letters.has_marks(text):
+            _LOGGER.info("the Unicode noncharacters U+FDD0/U+FDD1 in the text are read as spaces")
+            text = letters.strip_marks(text)
         segments = parse_ssml(text, self.lang) if is_ssml(text) else [Segment(text=text)]
         return self._iter_units(self._units(segments), text)
 
@@ -239,6 +252,7 @@ class TextPipeline:
         if not normalized:
             return []
         phonemes = self._phonemize(normalized)
+        normalized = letters.plain(normalized)
         if not any(p.strip() for p in phonemes):
             _LOGGER.debug("nothing to speak in %r", source)
             return []
@@ -257,21 +271,82 @@ class TextPipeline:
         normalize = self.normalizer
         for index, part in enumerate(parts):
             if index % 2 == 0 and part.strip():
-                lead = part[: len(part) - len(part.lstrip())]
+                # a piece that continues a sentence keeps the pause it starts with (", and …")
+                lead = part[: len(part) - len(part.lstrip(_LEADING_PAUSE))]
                 trail = part[len(part.rstrip()) :]
-                parts[index] = lead + normalize(part.strip()) + trail
+                body = part[len(lead) : len(part) - len(trail)]
+                parts[index] = lead + (normalize(body) if body else "") + trail
         return "".join(parts)
 
     def _phonemize(self, text: str) -> list[str]:
-        """Phonemes of one sentence; espeak's sentences within it joined by a space."""
+        """Phonemes of one sentence; espeak's sentences within it joined by a space; letter groups
+        spoken letter by letter, each letter as espeak reads it alone (:mod:`sonorant.text.letters`)."""
         if self.phonemizer is None:
-            return list(unicodedata.normalize("NFD", text))
+            return list(unicodedata.normalize("NFD", letters.plain(text)))
+        if not letters.has_marks(text):
+            return self._phonemize_text(text)
+        out: list[str] = []
+        for before, run in letters.split_runs(text, lambda letter: self._letter_phonemes(letter) is not None):
+            if before.strip():
+                if out and out[-1] != " " and before[0].isspace():
+                    out.append(" ")
+                out.extend(self._phonemize_text(before, run.words[0][0] if run is not None else None))
+            if run is None:
+                continue
+            if out and out[-1] != " " and before[-1:].isspace():
+                out.append(" ")
+            spoken = [letters.word_phonemes([self._letter_phonemes(c) or c for c in word]) for word in run.words]
+            phonemes = list(unicodedata.normalize("NFD", " ".join(spoken))) + list(run.punct)
+            out.extend(merge_vowel_clusters(phonemes, self.vowel_clusters) if self.vowel_clusters else phonemes)
+            if run.punct in (",", ";", ":"):
+                out.append(" ")  # as the phonemizer writes these clause ends
+        while out and out[-1] == " ":
+            out.pop()
+        return out
+
+    def _phonemize_text(self, text: str, next_letter: Optional[str] = None) -> list[str]:
+        """Phonemes of ``text``, espeak's sentences joined by a space.
+
+        ``next_letter``: the first letter of a letter run that follows ``text``. espeak reads the end of
+        a text as the end of a clause, which changes its last word ("a" becomes "ˈeɪ"), and "the" before
+        a vowel is "ðɪ"; so a letter is read along (A and I, which espeak reads as words, stand in as E)
+        and its word dropped again, when that last word is indeed the letter's name.
+        """
+        if next_letter is not None and text[-1:].isspace() and text.rstrip()[-1:].isalnum():
+            probe = _PROBES.get(next_letter, next_letter)
+            name = self._letter_phonemes(probe)
+            along = self._espeak_words(f"{text.rstrip()} {probe}")
+            while along and along[-1] == " ":
+                along.pop()
+            if name is not None and " " in along:
+                cut = len(along) - 1 - along[::-1].index(" ")
+                if "".join(along[cut + 1 :]).translate(_UNSTRESSED) == name.translate(_UNSTRESSED):
+                    return along[:cut]
+        return self._espeak_words(text)
+
+    def _espeak_words(self, text: str) -> list[str]:
+        assert self.phonemizer is not None
         joined: list[str] = []
         for sentence in self.phonemizer.phonemize(text, self.espeak_voice, self.vowel_clusters):
             if joined and sentence and joined[-1] != " " and sentence[0] != " ":
                 joined.append(" ")
             joined.extend(sentence)
         return joined
+
+    def _letter_phonemes(self, letter: str) -> Optional[str]:
+        """The phonemes espeak gives ``letter`` read on its own (its name), or None if it has none."""
+        with self._lock:
+            if letter in self._letters:
+                return self._letters[letter]
+        assert self.phonemizer is not None
+        sentences = self.phonemizer.phonemize(letter, self.espeak_voice)
+        name = " ".join("".join(s).strip() for s in sentences if "".join(s).strip())
+        spoken = name if any(c.isalpha() for c in name) else None
+        if spoken is None:
+            _LOGGER.debug("espeak has no name for the letter %r; it is read in its text", letter)
+        with self._lock:
+            self._letters[letter] = spoken
+        return spoken
 
     # --- <phoneme alphabet="espeak"> -------------------------------------------------------------
 
@@ -302,19 +377,19 @@ class TextPipeline:
 
 
 def _default_normalizer(lang: str) -> Callable[[str], str]:
-    """:func:`sonorant.text.normalize.normalize` for ``lang``, or no normalization if it is missing."""
+    """:func:`sonorant.text.normalize` for ``lang``, or no normalization if it is missing."""
     try:
         from sonorant.text.lang import resolve
-        from sonorant.text.normalize import normalize
+        from sonorant.text.normalizer import normalize_marked
     except ImportError:
-        _LOGGER.warning("sonorant.text.normalize is not available: text is phonemized without normalization")
+        _LOGGER.warning("sonorant.text.normalizer is not available: text is phonemized without normalization")
         return _identity
     try:
         code = resolve(lang)
     except TextError:
         _LOGGER.info("no text normalizer for language %r: text is phonemized as written", lang)
         return _identity
-    return functools.partial(normalize, lang=code)
+    return functools.partial(normalize_marked, lang=code)
 
 
 def _sentence_ends_between(before: str, after: str) -> bool:

@@ -4,7 +4,11 @@ Supported: ``<speak>``, ``<p>``, ``<s>``, ``<break time|strength>``, ``<prosody 
 rates multiply), ``<say-as interpret-as>`` (characters, spell-out, digits, cardinal, ordinal,
 date, time, telephone), ``<sub alias>``, ``<phoneme alphabet ph>`` (IPA, or espeak mnemonics),
 ``<emphasis>`` and ``<audio>`` (content spoken), ``<mark>`` (ignored). Unknown elements are logged
-as warnings and their content is spoken.
+as warnings and their content is spoken. Elements may nest to any depth: the tree is built and
+walked with explicit stacks, never by recursion, so the work grows with the size of the document
+and nothing else. Problems that are not errors (an unsupported element or attribute, nested rates
+clamped, a say-as that cannot be read) are logged once per kind per document, with a count and the
+first place, never once per element.
 
 The document is read with expat directly: a DOCTYPE (and with it every entity declaration, the
 root of billion-laughs and external-entity attacks) is refused, so only the five predefined
@@ -17,11 +21,12 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Optional, Union
 from xml.parsers import expat
 
 from sonorant.errors import TextError
+from sonorant.text import ssml_sayas as sayas
 
 __all__ = ["SSMLError", "Segment", "is_ssml", "parse_ssml"]
 
@@ -40,21 +45,9 @@ _MIN_RATE, _MAX_RATE = 0.1, 10.0  # speaking-rate factors an attribute may ask f
 _MIN_SCALE, _MAX_SCALE = 0.05, 20.0  # nested prosody is clamped to this length-scale range
 _MAX_BREAK = 60.0
 _ALPHABETS = {"ipa": "ipa", "x-ipa": "ipa", "espeak": "espeak", "x-espeak": "espeak"}
-_DATE_FORMATS = ("mdy", "dmy", "ymd", "ydm", "md", "dm", "ym", "my", "y", "m", "d")
 _SPOKEN = frozenset({"speak", "emphasis", "audio"})  # elements whose content is simply spoken
 _IGNORED = frozenset({"mark", "desc", "meta", "metadata", "lexicon"})  # elements never spoken
-
-_DIGITS_EN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-# espeak reads a lone "A" as the article and "I" as the pronoun; these spellings give the letter names.
-_LETTERS_EN = {"A": "eigh", "I": "eye"}
-_SYMBOLS_EN = {
-    ".": "dot", "-": "dash", "_": "underscore", "@": "at", "/": "slash", "\\": "backslash", "&": "and",
-    "+": "plus", "#": "hash", "*": "star", "%": "percent", "=": "equals", ":": "colon", ",": "comma",
-}
-_MONTHS_EN = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
+_NOTE_DETAILS = 5  # how many different names one logged problem lists
 
 
 class SSMLError(TextError):
@@ -107,8 +100,16 @@ class _Element:
     children: list[Union["_Element", str]]
 
     def text(self) -> str:
-        """All text inside the element."""
-        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+        """All text inside the element, in document order (an iterative walk: any depth)."""
+        out: list[str] = []
+        stack: list[Union[_Element, str]] = [self]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                out.append(node)
+            else:
+                stack.extend(reversed(node.children))
+        return "".join(out)
 
     def error(self, message: str) -> SSMLError:
         return SSMLError(f"<{self.tag}>: {message}", self.line, self.column)
@@ -131,7 +132,10 @@ def parse_ssml(text: str, lang: str = "en") -> list[Segment]:
     if root.tag != "speak":
         raise root.error("the root element of an SSML document must be <speak>")
     walker = _Walker(lang.lower().startswith("en"))
-    walker.walk(root, 1.0)
+    try:
+        walker.walk(root)
+    finally:
+        walker.notes.log()
     return _finish(walker.segments, walker.leading_break)
 
 
@@ -178,27 +182,88 @@ def _parse_tree(text: str) -> _Element:
     return roots[0]
 
 
+@dataclass
+class _Note:
+    """One kind of problem in a document: its first occurrence, how often, and what differed."""
+
+    message: str
+    line: int
+    column: int
+    count: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+class _Notes:
+    """Problems met in one document, logged at the end as one warning line per kind of problem
+    (a document with a thousand unsupported elements logs one line, not a thousand)."""
+
+    def __init__(self) -> None:
+        self._notes: dict[str, _Note] = {}
+
+    def add(self, kind: str, message: str, element: _Element, detail: str = "") -> None:
+        """Note one occurrence of ``kind``; ``message`` describes the first, ``detail`` names this one."""
+        note = self._notes.setdefault(kind, _Note(message, element.line, element.column))
+        note.count += 1
+        if detail and detail not in note.details and len(note.details) < _NOTE_DETAILS:
+            note.details.append(detail)
+
+    def log(self) -> None:
+        for note in self._notes.values():
+            where = f"line {note.line}, column {note.column}"
+            if note.count > 1:
+                others = f"; also {', '.join(note.details[1:])}" if len(note.details) > 1 else ""
+                where = f"{note.count} times, first at {where}{others}"
+            _LOGGER.warning("SSML: %s (%s)", note.message, where)
+
+
 class _Walker:
-    """Walks the element tree and emits segments."""
+    """Walks the element tree, in document order and without recursion, and emits segments."""
 
     def __init__(self, english: bool) -> None:
         self.english = english
         self.segments: list[Segment] = []
         self.pending_sentence = False
         self.leading_break = 0.0
+        self.notes = _Notes()
+        self._pending: list[str] = []  # text merged into the last segment, not yet written into it
+        self._last_char = ""  # the last character of the last segment's text, pending text included
 
-    def walk(self, element: _Element, rate: float) -> None:
-        """Emit the content of ``element`` spoken at length-scale ``rate``."""
+    def walk(self, root: _Element) -> None:
+        """Emit the content of ``root``. The walk keeps its own stack, so any nesting depth is fine."""
+        # Each entry: an element or text to speak at a length scale, or None for "a <p>/<s> ends here".
+        stack: list[tuple[Union[_Element, str, None], float]] = [(root, 1.0)]
+        while stack:
+            node, rate = stack.pop()
+            if node is None:
+                self.pending_sentence = True
+            elif isinstance(node, str):
+                self.emit(Segment(text=node, rate=rate))
+            else:
+                inner = self.enter(node, rate)
+                if inner is None:
+                    continue
+                if node.tag in ("p", "s"):
+                    stack.append((None, rate))
+                for child in reversed(node.children):
+                    if not (node.tag == "audio" and isinstance(child, _Element) and child.tag == "desc"):
+                        stack.append((child, inner))
+        self.flush()
+
+    def enter(self, element: _Element, rate: float) -> Optional[float]:
+        """Handle ``element`` itself; the length scale of its content, or None if it is not walked."""
         tag = element.tag
         if tag in ("p", "s"):
             self.pending_sentence = True
-            self.children(element, rate)
-            self.pending_sentence = True
-        elif tag == "break":
+            return rate
+        if tag == "break":
             self.add_break(_break_seconds(element))
-        elif tag == "prosody":
-            self.children(element, _prosody_rate(element, rate))
-        elif tag == "say-as":
+            if any(isinstance(c, _Element) or c.strip() for c in element.children):
+                self.notes.add("break-content", "<break> should be empty; its content is spoken after the pause",
+                               element)
+            return rate
+        if tag == "prosody":
+            return _prosody_rate(element, rate, self.notes)
+        if tag == "say-as":
             self.say_as(element, rate)
         elif tag == "sub":
             alias = _required(element, "alias")
@@ -207,40 +272,49 @@ class _Walker:
         elif tag == "phoneme":
             self.phoneme(element, rate)
         elif tag in _SPOKEN:
-            self.children(element, rate)
-        elif tag in _IGNORED:
-            return
-        else:
-            _LOGGER.warning("SSML: unsupported element <%s> at line %d, column %d; its content is spoken as text",
-                            tag, element.line, element.column)
-            self.children(element, rate)
-
-    def children(self, element: _Element, rate: float) -> None:
-        for child in element.children:
-            if isinstance(child, str):
-                self.emit(Segment(text=child, rate=rate))
-            elif not (element.tag == "audio" and child.tag == "desc"):
-                self.walk(child, rate)
+            return rate
+        elif tag not in _IGNORED:
+            self.notes.add("element", f"unsupported element <{tag}>; its content is spoken as text", element,
+                           f"<{tag}>")
+            return rate
+        return None
 
     def emit(self, segment: Segment) -> None:
         """Add a segment, merging plain text into the plain text before it."""
         text = _WHITESPACE.sub(" ", segment.text)
         if segment.phonemes is None and not text.strip():
             if self.segments and not self.pending_sentence and _plain(self.segments[-1], segment.rate):
-                last = self.segments[-1]
-                if not last.text.endswith(" "):
-                    self.segments[-1] = replace(last, text=last.text + " ")
+                self._extend(" ")
             return
         segment = replace(segment, text=text, new_sentence=self.pending_sentence)
         self.pending_sentence = False
         last = self.segments[-1] if self.segments else None
         mergeable = last is not None and _plain(last, segment.rate) and _plain(segment, segment.rate)
         if last is not None and mergeable and not segment.new_sentence:
-            self.segments[-1] = replace(last, text=_WHITESPACE.sub(" ", last.text + text))
+            self._extend(text)
         else:
+            self.flush()
             self.segments.append(segment)
+            self._last_char = text[-1:]
+
+    def _extend(self, text: str) -> None:
+        """Add ``text`` (whitespace collapsed) to the last segment's text; kept in a list until
+        :meth:`flush`, so that many merges cost time in proportion to the text, not its square."""
+        if self._last_char == " " and text.startswith(" "):
+            text = text[1:]
+        if text:
+            self._pending.append(text)
+            self._last_char = text[-1]
+
+    def flush(self) -> None:
+        """Write the text added by :meth:`_extend` into the last segment."""
+        if self._pending:
+            last = self.segments[-1]
+            self.segments[-1] = replace(last, text=last.text + "".join(self._pending))
+            self._pending.clear()
 
     def add_break(self, seconds: float) -> None:
+        self.flush()
         if self.segments:
             last = self.segments[-1]
             self.segments[-1] = replace(last, break_after=last.break_after + seconds)
@@ -268,24 +342,26 @@ class _Walker:
         spoken: Optional[str]
         spell = kind in ("characters", "spell-out", "letters", "verbatim", "digits", "telephone")
         if kind in ("characters", "spell-out", "letters", "verbatim"):
-            spoken = _spell(content, self.english)
+            spoken = sayas.spell(content, self.english)
         elif kind == "digits":
-            spoken = _digits(content, self.english)
+            spoken = sayas.digits(content, self.english)
         elif kind == "telephone":
-            spoken = _telephone(content, self.english)
+            spoken = sayas.telephone(content, self.english)
         elif kind == "cardinal":
-            spoken = _cardinal(content)
+            spoken = sayas.cardinal(content)
         elif kind == "ordinal":
-            spoken = _ordinal(content)
+            spoken = sayas.ordinal(content)
         elif kind == "date":
-            spoken = _date(content, _date_format(element, content), self.english)
+            spoken = sayas.date(content, _date_format(element, content), self.english)
         elif kind == "time":
-            spoken = _time(content, element.attrs.get("format", "").strip().lower())
+            spoken = sayas.time(content, element.attrs.get("format", "").strip().lower())
         else:
-            _LOGGER.warning("SSML: say-as interpret-as=%r at line %d is not supported; the content is read as text",
-                            kind, element.line)
-            spoken = None
+            self.notes.add("say-as", f"say-as interpret-as={kind!r} is not supported; the content is read as text",
+                           element, repr(kind))
+            spoken, spell = content, False
         if spoken is None:
+            self.notes.add(f"say-as {kind}", f"say-as {kind} {content!r} cannot be read as a {kind}; read as text",
+                           element, repr(content))
             spoken, spell = content, False
         self.emit(Segment(text=spoken, rate=rate, spell=spell, source=content))
 
@@ -339,11 +415,11 @@ def _break_seconds(element: _Element) -> float:
     return _BREAK_STRENGTHS[strength]
 
 
-def _prosody_rate(element: _Element, rate: float) -> float:
+def _prosody_rate(element: _Element, rate: float, notes: _Notes) -> float:
     """Length scale inside a ``<prosody>``: the outer one times 1 / this element's speaking rate."""
     for name in ("pitch", "volume", "contour", "range", "duration"):
         if name in element.attrs:
-            _LOGGER.warning("SSML: <prosody %s> at line %d is not supported; ignored", name, element.line)
+            notes.add("prosody", f"<prosody {name}> is not supported; ignored", element, name)
     value = element.attrs.get("rate")
     if value is None:
         return rate
@@ -361,75 +437,10 @@ def _prosody_rate(element: _Element, rate: float) -> float:
             raise element.error(f"rate={value!r} is outside {_MIN_RATE * 100:g}%..{_MAX_RATE * 100:g}%")
     scaled = rate / speed
     if not _MIN_SCALE <= scaled <= _MAX_SCALE:
-        _LOGGER.warning("SSML: nested prosody rates at line %d give a length scale of %g; clamped",
-                        element.line, scaled)
+        notes.add("prosody-clamp", f"nested prosody rates give a length scale of {scaled:g}; clamped to "
+                  f"{_MIN_SCALE:g}..{_MAX_SCALE:g}", element)
         scaled = min(max(scaled, _MIN_SCALE), _MAX_SCALE)
     return scaled
-
-
-def _digit_word(digit: str, english: bool) -> str:
-    return _DIGITS_EN[int(digit)] if english and digit in "0123456789" else digit
-
-
-def _spell(content: str, english: bool) -> str:
-    """Characters one by one: letters as letter names, digits as words."""
-    words: list[str] = []
-    for char in content:
-        if char.isspace():
-            continue
-        if char.isdigit():
-            words.append(_digit_word(char, english))
-        elif char.isalpha():
-            upper = char.upper()
-            words.append(_LETTERS_EN.get(upper, upper) if english else char)
-        elif english and char in _SYMBOLS_EN:
-            words.append(_SYMBOLS_EN[char])
-        else:
-            words.append(char)
-    return " ".join(words)
-
-
-def _digits(content: str, english: bool) -> str:
-    """Digits one by one as words; other characters spelled, separators kept as pauses."""
-    groups = [g for g in re.split(r"[\s\-./()]+", content) if g]
-    return ", ".join(_spell(group, english) for group in groups)
-
-
-def _telephone(content: str, english: bool) -> str:
-    """A phone number digit by digit, a short pause between its groups; a leading '+' read as plus."""
-    prefix = ""
-    if content.startswith("+"):
-        prefix, content = ("plus " if english else "+ "), content[1:]
-    groups = [g for g in re.split(r"[\s\-./()]+", content) if g]
-    return prefix + ", ".join(_spell(group, english) for group in groups)
-
-
-def _cardinal(content: str) -> Optional[str]:
-    """A number with its thousands grouped ("1,234"), so that it is read as a cardinal, not a year."""
-    number = content.replace(",", "").replace("_", "").replace(" ", "")
-    match = re.fullmatch(r"([+-]?)(\d+)(\.\d+)?", number)
-    if match is None:
-        _LOGGER.warning("SSML: say-as cardinal %r is not a number; read as text", content)
-        return None
-    sign, whole, fraction = match.groups()
-    return f"{'-' if sign == '-' else ''}{int(whole):,}{fraction or ''}"
-
-
-def _ordinal_suffix(number: int) -> str:
-    if 10 <= number % 100 <= 20:
-        return "th"
-    return {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-
-
-def _ordinal(content: str) -> Optional[str]:
-    number = content.replace(",", "")
-    if re.fullmatch(r"\d+(st|nd|rd|th)", number, re.I):
-        return number
-    if re.fullmatch(r"\d+\.?", number):
-        value = int(number.rstrip("."))
-        return f"{value}{_ordinal_suffix(value)}"
-    _LOGGER.warning("SSML: say-as ordinal %r is not a number; read as text", content)
-    return None
 
 
 def _date_format(element: _Element, content: str) -> str:
@@ -437,63 +448,6 @@ def _date_format(element: _Element, content: str) -> str:
     if value is None:
         return "ymd" if re.match(r"\d{4}\D", content) else "mdy"
     value = value.strip().lower()
-    if value not in _DATE_FORMATS:
-        raise element.error(f"format={value!r} is not one of {', '.join(_DATE_FORMATS)}")
+    if value not in sayas.DATE_FORMATS:
+        raise element.error(f"format={value!r} is not one of {', '.join(sayas.DATE_FORMATS)}")
     return value
-
-
-def _month(field: str) -> Optional[int]:
-    if field.isdigit():
-        return int(field) if 1 <= int(field) <= 12 else None
-    name = field.lower().rstrip(".")
-    for index, month in enumerate(_MONTHS_EN):
-        if len(name) >= 3 and month.lower().startswith(name):
-            return index + 1
-    return None
-
-
-def _date(content: str, fmt: str, english: bool) -> Optional[str]:
-    """A date as "March 3rd, 2024" (the parts ``fmt`` names, in that order in ``content``)."""
-    fields = [f for f in re.split(r"[\s\-/.,]+", content) if f]
-    if len(fields) != len(fmt) or not english:
-        if english:
-            _LOGGER.warning("SSML: say-as date %r does not match format %r; read as text", content, fmt)
-        return None
-    parts = dict(zip(fmt, fields))
-    month = _month(parts["m"]) if "m" in parts else None
-    day = int(parts["d"]) if "d" in parts and parts["d"].isdigit() else None
-    year = parts.get("y")
-    if ("m" in parts and month is None) or ("d" in parts and not (day and 1 <= day <= 31)) or (
-        year is not None and not year.isdigit()
-    ):
-        _LOGGER.warning("SSML: say-as date %r is not a valid %s date; read as text", content, fmt)
-        return None
-    words = []
-    if month is not None:
-        words.append(_MONTHS_EN[month - 1])
-    if day is not None:
-        words.append(f"{day}{_ordinal_suffix(day)}")
-    spoken = " ".join(words)
-    if year is not None:
-        spoken = f"{spoken}, {year}" if spoken and day is not None else f"{spoken} {year}".strip()
-    return spoken
-
-
-def _time(content: str, fmt: str) -> Optional[str]:
-    """A clock time as "2:30 PM" ("2 PM" on the hour); kept on the 24-hour clock if ``format="hms24"``."""
-    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*(?:([ap])\.?\s*m?\.?)?", content.strip(), re.I)
-    if match is None:
-        _LOGGER.warning("SSML: say-as time %r is not a time like 14:30 or 2:30pm; read as text", content)
-        return None
-    hour, minute, second = int(match.group(1)), int(match.group(2) or 0), int(match.group(3) or 0)
-    if hour > 23 or minute > 59 or second > 59 or (match.group(4) and not 1 <= hour <= 12):
-        _LOGGER.warning("SSML: say-as time %r is out of range; read as text", content)
-        return None
-    if fmt == "hms24" and not match.group(4):
-        clock = f"{hour}:{minute:02d}" if minute or second else f"{hour} hundred"
-        return clock + (f":{second:02d}" if second else "")
-    half = match.group(4).upper() + "M" if match.group(4) else ("AM" if hour < 12 else "PM")
-    if not match.group(4):
-        hour = hour % 12 or 12
-    clock = f"{hour}:{minute:02d}" if minute or second else f"{hour}"
-    return f"{clock}{f':{second:02d}' if second else ''} {half}"

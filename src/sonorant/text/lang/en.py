@@ -20,6 +20,8 @@ Heuristics worth knowing (the details are in the functions):
 - **Phone numbers** are US 3-3-4 forms ("(555) 123-4567", "555.123.4567", "+1 555 123 4567") or
   "+"-prefixed international ones, read digit by digit with a comma between groups.
 - **Dr. / St.**, initialisms and Roman numerals: see :mod:`sonorant.text.lang.en_words`.
+- **Letters read by name** (spaced letters, the letter "A", "UA 857"): see
+  :mod:`sonorant.text.lang.en_spelling`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from typing import Optional
 
 from sonorant.text.lang import en_numbers as num
+from sonorant.text.lang import en_spelling as spelling
 from sonorant.text.lang import en_words as words
 from sonorant.text.lang.en_patterns import MASTER, PATTERNS
 from sonorant.text.lang.en_data import (
@@ -56,6 +59,7 @@ from sonorant.text.lang.en_data import (
     UNITS,
     YEAR_CUES,
 )
+from sonorant.text.letters import CLOSE, OPEN
 
 __all__ = ["normalize"]
 
@@ -356,20 +360,6 @@ def _before_num(m: re.Match[str]) -> str:
     return (plural if many else singular) + " "
 
 
-def _dots(m: re.Match[str]) -> str:
-    spoken = words.spell(m.group("dt").replace(".", ""))
-    return spoken + "." if m.group("dt_dot") and words.ends_sentence(m.string, m.end(), strict=True) else spoken
-
-
-def _amp(m: re.Match[str]) -> str:
-    return f"{words.spell(m.group('amp_a'))} and {words.spell(m.group('amp_b'))}"
-
-
-def _caps(m: re.Match[str]) -> str:
-    word = m.group("cw")
-    return words.caps_token(word, m.group("cw_s") or "", m.string, m.start(), m.start() + len(word))
-
-
 def _lone(m: re.Match[str]) -> str:
     return words.roman(m.group("lr"), m.string, m.start(), m.end()) or m.group("lr")
 
@@ -428,11 +418,14 @@ _HANDLERS: dict[str, Handler] = {
     "before_num": _before_num,
     "dotted_abbr": _dotted_abbr,
     "plain_abbr": _plain_abbr,
-    "dots": _dots,
-    "amp": _amp,
+    "dots": spelling.dots,
+    "code_number": lambda m: spelling.code_number(m, _plain_number),
+    "spaced_letters": spelling.spaced_letters,
+    "amp": spelling.amp,
     "run": lambda m: words.caps_run(m.group(0), m.string, m.start()),
-    "caps": _caps,
+    "caps": spelling.caps,
     "lone": _lone,
+    "capital_a": spelling.capital_a,
     "ellipsis": _ellipsis,
     "dash": lambda m: ", ",
     "word_dash": lambda m: " to ",
@@ -457,9 +450,9 @@ def _replace(m: re.Match[str]) -> str:
         spoken = num.numbers_in(m.group(0))
     if spoken:
         text, start, end = m.string, m.start(), m.end()
-        if start > 0 and text[start - 1].isalnum() and spoken[0].isalnum():
+        if start > 0 and text[start - 1].isalnum() and (spoken[0].isalnum() or spoken[0] == OPEN):
             spoken = " " + spoken
-        if end < len(text) and text[end].isalnum() and spoken[-1].isalnum():
+        if end < len(text) and text[end].isalnum() and (spoken[-1].isalnum() or spoken[-1] == CLOSE):
             spoken += " "
     return spoken
 

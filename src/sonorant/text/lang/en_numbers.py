@@ -111,6 +111,18 @@ def is_one(text: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- years
+def paired(text: str) -> str:
+    """A 3- or 4-digit code number read in pairs, as flight and model numbers are said: "857" -> "eight
+    fifty-seven", "1205" -> "twelve oh five", "800" -> "eight hundred", "2000" -> "two thousand"."""
+    n = int(text)
+    high, low = divmod(n, 100)
+    if high == 0:
+        return cardinal(n)
+    if low == 0:
+        return cardinal(n) if n % 1000 == 0 else f"{cardinal(high)} hundred"
+    return f"{cardinal(high)} {'oh ' if low < 10 else ''}{cardinal(low)}"
+
+
 def year(n: int) -> str:
     """Year words: 1999 -> "nineteen ninety-nine", 2001 -> "two thousand one", 2010 -> "twenty ten",
     1900 -> "nineteen hundred", 1905 -> "nineteen oh five"; two-digit 5 -> "oh five"."""

@@ -95,11 +95,16 @@ PATTERNS: list[tuple[str, str]] = [
     ("dotted_abbr", rf"\b(?P<da>{_alt(_DOTTED_TITLES)})\.(?!\w)"),
     ("plain_abbr", rf"\b(?P<pa>{_alt(PLAIN_ABBREVIATIONS)})\.(?!\w)|\b(?P<vs>vs)\b(?!\.\w)"),
     ("dots", r"(?<![\w.])(?P<dt>[A-Za-z](?:\.[A-Za-z])+)(?P<dt_dot>\.)?(?![\w]|\.\w)"),
-    # --- capitals: runs of all-caps words, single all-caps words, lone Roman numerals
+    # --- letters read by name: codes with numbers ("UA 857"), spaced single letters ("K K K")
+    ("code_number", rf"(?<![\w.&/-])(?P<cn_code>[A-Z]{{2}})[ \t]?(?P<cn_num>[1-9]\d{{2,3}})"
+                    rf"(?![\w%/:°-]|[.,]\d|[ \t\u00a0]?(?:{_UNIT})(?![\w²])|[ \t]?{_SCALE})"),
+    ("spaced_letters", r"(?<![\w'’.&/@-])[A-Za-z](?:[ \t]+[A-Za-z])+(?![\w'’&@]|[./-]\w)"),
+    # --- capitals: runs of all-caps words, single all-caps words, lone Roman numerals, the letter A
     ("amp", r"\b(?P<amp_a>[A-Z]{1,3})&(?P<amp_b>[A-Z]{1,3})\b"),
     ("run", r"\b[A-Z][A-Z'’]*\b(?:(?:[ \t]*+[,;:!?.&-])?[ \t]++[A-Z][A-Z'’]*\b){2,}(?![\w])"),
     ("caps", r"\b(?P<cw>[A-Z]{2,})(?P<cw_s>['’]s|s)?(?![A-Za-z'’])"),
     ("lone", r"\b(?P<lr>[IVX])\b(?!['’]\w)"),
+    ("capital_a", r"(?<![\w'’.&/@-])A(?![\w'’&@]|[./-]\w)"),
     # --- punctuation and symbols
     ("ellipsis", r"\.{3,}|…"),
     ("dash", r"—|―|--+|(?<=[ \t])[-–](?=[ \t])"),
@@ -119,11 +124,12 @@ def compile_master() -> re.Pattern[str]:
 
     A guard in front skips, in one step, the positions where no alternative can start: white
     space, a lower-case letter inside a word, and a lower-case word that is not followed by one
-    of ``. @ / :`` (an address, "e.g.", "etc.", "and/or") and is not "vs" or "et". The
-    alternation then runs about once per capitalized word, number or symbol.
+    of ``. @ / :`` (an address, "e.g.", "etc.", "and/or"), is not "vs" or "et" and is not a
+    single letter before another ("x y z"). The alternation then runs about once per capitalized
+    word, number or symbol.
     """
     alternatives = "|".join(f"(?P<{name}>{pattern})" for name, pattern in PATTERNS)
-    guard = r"(?!\s|(?<=[A-Za-z0-9])[a-z]|(?=[a-z])(?!\w*+[.@/:]|vs\b|et\b))"
+    guard = r"(?!\s|(?<=[A-Za-z0-9])[a-z]|(?=[a-z])(?!\w*+[.@/:]|vs\b|et\b|[a-z][ \t]+[A-Za-z](?![\w'’])))"
     return re.compile(guard + f"(?:{alternatives})")
 
 

@@ -21,8 +21,9 @@ except that a word of four or five letters is spelled only when known or without
 shouted sentence is read, not spelled, and "THE FBI IS HERE" still spells FBI.
 (Y counts as a vowel at the end of a word or between consonants; QU starts a word; an H after
 the vowel is silent: "BYTE", "QUIET" and "JOHN" are words.)
-Spelled letters are separated by spaces ("F B I"); where a non-final letter is "A", by hyphens
-("A-T-M"), because espeak reads a lone "A" as the article.
+Spelled letters are one letter group (:mod:`sonorant.text.letters`; "F B I" once the marks are
+removed), which the pipeline speaks letter name by letter name; with a plural or possessive the
+last letter carries it as a word ("CDs" -> "C D's").
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from sonorant.text import letters
 from sonorant.text.lang.en_data import (
     ACRONYM_WORDS,
     CODAS,
@@ -101,10 +103,9 @@ def ends_sentence(text: str, pos: int, strict: bool = False) -> bool:
 
 
 # --------------------------------------------------------------------------------- initialisms
-def spell(letters: str) -> str:
-    """Letters read one by one: "FBI" -> "F B I"; with a non-final "A": "ATM" -> "A-T-M"."""
-    letters = letters.upper()
-    return ("-" if "A" in letters[:-1] else " ").join(letters)
+def spell(word: str) -> str:
+    """Letters read one by one, as one letter group: "FBI" -> the group "F B I"."""
+    return letters.group(word.upper())
 
 
 def _is_vowel(word: str, index: int) -> bool:
@@ -193,7 +194,8 @@ def caps_token(word: str, suffix: str, text: str, start: int, end: int) -> str:
         return read + suffix
     if read == word.capitalize():
         return read + suffix
-    return read + ("'s" if suffix in ("s", "'s", "’s") else suffix)
+    # spelled: the last letter takes the plural or possessive, as a word espeak reads ("D's")
+    return f"{spell(word[:-1])} {word[-1]}" + ("'s" if suffix in ("s", "'s", "’s") else suffix)
 
 
 # ------------------------------------------------------------------------------ Roman numerals
@@ -310,7 +312,7 @@ def read_url(url: str) -> str:
     words: list[str] = []
     for part in _URL_PART.findall(url):
         if part.isalpha():
-            words.append("w w w" if part.lower() == "www" else part)
+            words.append(letters.spell_groups("www") if part.lower() == "www" else part)
         elif part.isdigit():
             words.append(cardinal(int(part)) if len(part) <= 2 or (len(part) <= 4 and part[0] != "0") else digits(part))
         elif part in URL_SYMBOLS:

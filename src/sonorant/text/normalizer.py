@@ -8,19 +8,27 @@ The rules of each language live in one module of :mod:`sonorant.text.lang` (Engl
 :mod:`sonorant.text.lang.en`). The output is plain text for espeak-ng: sentence punctuation is
 kept, no word of the input is dropped, ``[[ phonemes ]]`` blocks pass through unchanged, and any
 Unicode string is accepted; only a non-string (or an unknown language) raises
-:class:`~sonorant.errors.TextError`.
+:class:`~sonorant.errors.TextError`. Letters to be read by name come out spaced ("F B I");
+:func:`normalize_marked` also marks them as letter groups (:mod:`sonorant.text.letters`), which is
+what the text pipeline speaks.
 """
 
 from __future__ import annotations
 
 from sonorant.errors import TextError
+from sonorant.text import letters
 from sonorant.text.lang import get_normalizer, supported_languages
 
-__all__ = ["normalize", "supported_languages"]
+__all__ = ["normalize", "normalize_marked", "supported_languages"]
+
+
+def normalize_marked(text: str, lang: str = "en") -> str:
+    """:func:`normalize` with the letters to be read by name marked as letter groups."""
+    if not isinstance(text, str):
+        raise TextError(f"text must be a string, got {type(text).__name__}")
+    return get_normalizer(lang)(letters.strip_marks(text))
 
 
 def normalize(text: str, lang: str = "en") -> str:
     """``text`` as a careful reader of ``lang`` would say it (numbers, dates, abbreviations…)."""
-    if not isinstance(text, str):
-        raise TextError(f"text must be a string, got {type(text).__name__}")
-    return get_normalizer(lang)(text)
+    return letters.plain(normalize_marked(text, lang))
