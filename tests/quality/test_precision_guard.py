@@ -1,8 +1,9 @@
-"""Quality guard for reduced precision: a bf16 decoder keeps the fp32 decoder's samples (SNR >= 30 dB,
-identical lengths) and Whisper's word error rate within one point.
+"""Quality guard for reduced precision: a bf16 (or TF32 / fp16) decoder keeps the fp32 decoder's samples
+(SNR >= 30 dB, identical lengths) and Whisper's word error rate within one point.
 
-This machine has no native bf16 (no AVX-512 BF16 / AMX), so PyTorch emulates it slowly; the guard is
-about the numbers bf16 gives, which do not depend on how fast they are computed.
+CPUs without native bf16 (no AVX-512 BF16 / AMX) emulate it slowly; the guard is about the numbers a
+precision gives, which do not depend on how fast they are computed. On a CUDA GPU (tests marked gpu)
+every reduced precision the runtimes offer is guarded against the GPU's own strict fp32.
 """
 
 from __future__ import annotations
@@ -32,31 +33,49 @@ def _snr_db(ref: np.ndarray, test: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def bf16_voice() -> sonorant.Voice:
-    return sonorant.load_voice(runtime_options={"precision": "bf16"})
+    return sonorant.load_voice(device="cpu", runtime="eager", runtime_options={"precision": "bf16"})
 
 
 @pytest.mark.slow
 def test_bf16_decoder_passes_the_quality_guard(joe: sonorant.Voice, bf16_voice: sonorant.Voice) -> None:
+    _guard(joe, bf16_voice, "bf16")
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["tf32", "bf16", "fp16"])
+def test_reduced_precision_passes_the_quality_guard_on_cuda(precision: str) -> None:
+    from sonorant.devices import cuda_count
+
+    if cuda_count() == 0:
+        pytest.skip("needs a CUDA GPU")
+    ref = sonorant.load_voice(device="cuda:0", runtime="eager")
+    low = sonorant.load_voice(device="cuda:0", runtime="eager", runtime_options={"precision": precision})
+    _guard(ref, low, precision)
+
+
+def _guard(ref_voice: sonorant.Voice, low_voice: sonorant.Voice, precision: str) -> None:
     judge = WhisperJudge()
     ref_hyps, low_hyps, snrs = [], [], []
     for i, text in enumerate(SENTENCES):
         cfg = sonorant.SynthesisConfig(seed=i)
-        ref = joe.synthesize(text, cfg).samples
-        low = bf16_voice.synthesize(text, cfg).samples
+        ref = ref_voice.synthesize(text, cfg).samples
+        low = low_voice.synthesize(text, cfg).samples
         assert len(ref) == len(low), "reduced precision must never change an utterance's length"
         snrs.append(_snr_db(ref, low))
-        ref_hyps.append(judge.transcribe(ref, joe.sample_rate))
-        low_hyps.append(judge.transcribe(low, joe.sample_rate))
+        ref_hyps.append(judge.transcribe(ref, ref_voice.sample_rate))
+        low_hyps.append(judge.transcribe(low, low_voice.sample_rate))
     wer_ref, wer_low = judge.wer(SENTENCES, ref_hyps), judge.wer(SENTENCES, low_hyps)
-    _LOG.info("bf16 vs fp32 decoder: SNR min %.1f dB, median %.1f dB; WER fp32 %.3f, bf16 %.3f",
-              min(snrs), float(np.median(snrs)), wer_ref, wer_low)
-    assert min(snrs) >= 30.0, f"bf16 SNR vs fp32 below 30 dB: {snrs}"
-    assert wer_low <= wer_ref + 0.01, f"bf16 WER {wer_low:.3f} vs fp32 {wer_ref:.3f}: {list(zip(ref_hyps, low_hyps))}"
+    _LOG.warning("%s vs fp32 decoder on %s: SNR min %.1f dB, median %.1f dB; WER fp32 %.3f, %s %.3f", precision,
+                 low_voice.device, min(snrs), float(np.median(snrs)), wer_ref, precision, wer_low)
+    assert min(snrs) >= 30.0, f"{precision} SNR vs fp32 below 30 dB: {snrs}"
+    assert wer_low <= wer_ref + 0.01, (f"{precision} WER {wer_low:.3f} vs fp32 {wer_ref:.3f}: "
+                                       f"{list(zip(ref_hyps, low_hyps))}")
 
 
 def test_unknown_precision_is_a_config_error() -> None:
     with pytest.raises(sonorant.ConfigError, match="precision"):
-        sonorant.load_voice(runtime_options={"precision": "int4"})
+        sonorant.load_voice(runtime="eager", runtime_options={"precision": "int4"})
 
 
 def test_bf16_leaves_the_voices_own_model_in_fp32(bf16_voice: sonorant.Voice) -> None:

@@ -31,6 +31,20 @@ QUICK_TEXTS = 5
 """Texts in a `--quick` run (which also measures a single repeat)."""
 
 
+MODES = ("latency", "offline", "streams")
+"""Values of `--mode`."""
+
+
+def _positive_list(value: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        out = ()
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {value!r}")
+    return out
+
+
 def parse_runtimes(value: str) -> tuple[str, ...]:
     """`--runtime`'s value: one runtime name or several, comma-separated, each at most once."""
     names = tuple(n.strip() for n in value.split(",") if n.strip())
@@ -76,6 +90,16 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="intra-op threads for torch and for the Piper peer's onnxruntime (default: their own defaults)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed of sonorant's synthesis (default 0)")
     p.add_argument("--quick", action="store_true", help=f"a smoke run: the first {QUICK_TEXTS} texts, 1 repeat")
+    p.add_argument("--mode", choices=MODES, default="latency",
+                   help="latency (default): per-call latency, throughput and first audio, optionally beside Piper; "
+                        "offline: batch synthesis throughput per --batch-sizes (x real time, TFLOP/s, share of peak, "
+                        "peak memory); streams: --streams concurrent streams through the server's scheduler")
+    p.add_argument("--batch-sizes", type=_positive_list, default=(1, 16, 64, 256), metavar="N[,N...]",
+                   help="offline mode: batch sizes (default 1,16,64,256)")
+    p.add_argument("--utterances", type=int, default=512, metavar="N",
+                   help="offline mode: utterances per pass, cycling through the texts' sentences (default 512)")
+    p.add_argument("--streams", type=_positive_list, default=(1, 8, 64), metavar="N[,N...]",
+                   help="streams mode: numbers of concurrent streams (default 1,8,64)")
     p.set_defaults(func=run_bench_command)
     return p
 
@@ -91,10 +115,15 @@ def command_line(args: argparse.Namespace) -> str:
         ("--warmup", args.warmup, 1), ("--compare", args.compare, None), ("--threads", args.threads, None),
         ("--seed", args.seed, 0), ("--json", args.json, None), ("--csv", args.csv, None),
         ("--plot", args.plot, None), ("--markdown", args.markdown, None),
+        ("--mode", args.mode, "latency"),
     )
     for flag, value, default in options:
         if value is not None and value != default:
             parts += [flag, str(value)]
+    if args.mode == "offline":
+        parts += ["--batch-sizes", ",".join(map(str, args.batch_sizes)), "--utterances", str(args.utterances)]
+    if args.mode == "streams":
+        parts += ["--streams", ",".join(map(str, args.streams))]
     if args.quick:
         parts.append("--quick")
     return " ".join(shlex.quote(p) for p in parts)
@@ -103,6 +132,11 @@ def command_line(args: argparse.Namespace) -> str:
 def _check(args: argparse.Namespace) -> None:
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
+    if args.mode != "latency" and (len(args.runtime) > 1 or args.compare or args.csv or args.plot or args.markdown):
+        raise ConfigError(f"--mode {args.mode} measures one runtime and writes --json only "
+                          "(--compare, --csv, --plot and --markdown belong to the latency mode)")
+    if args.utterances < 1:
+        raise ConfigError(f"--utterances must be at least 1, got {args.utterances}")
     if args.warmup < 0:
         raise ConfigError(f"--warmup must be 0 or more, got {args.warmup}")
     if args.threads is not None and args.threads < 1:
@@ -147,6 +181,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     cfg = SynthesisConfig(seed=args.seed)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
+    if args.mode != "latency":
+        return _run_mode(args, texts, cfg, options)
     backends: list[Any] = []
     for name in args.runtime:
         voice = load_voice(args.voice, device=args.device, runtime=name, runtime_options=options, warmup=True)
@@ -190,4 +226,26 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.markdown is not None:
         Path(args.markdown).write_text(markdown_table(report), encoding="utf-8")
         _LOG.info("wrote %s", args.markdown)
+    return 0
+
+
+def _run_mode(args: argparse.Namespace, texts: list[str], cfg: Any, options: dict[str, Any]) -> int:
+    """`--mode offline` / `--mode streams`: one runtime, a table on stdout and optionally --json."""
+    import json
+
+    from .. import load_voice
+    from .modes import concurrent_streams, format_modes, mode_report, offline_throughput
+
+    voice = load_voice(args.voice, device=args.device, runtime=args.runtime[0], runtime_options=options)
+    offline, streams = [], []
+    if args.mode == "offline":
+        offline = offline_throughput(voice, texts, args.batch_sizes, utterances=args.utterances,
+                                     repeats=args.repeats, cfg=cfg)
+    else:
+        streams = [concurrent_streams(voice, texts, n, cfg=cfg) for n in args.streams]
+    report = mode_report(voice, offline, streams, command_line(args))
+    print(format_modes(report))
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        _LOG.info("wrote %s", args.json)
     return 0

@@ -68,6 +68,17 @@ def load_texts(path: str | Path) -> list[str]:
         raise ConfigError(f"texts file {path} has no texts: give one text per line (blank lines are skipped)")
     return texts
 
+LONG_TEXT: str = PARAGRAPH + (
+    " The museum opened a new wing on March 3, 2021, and the logbook now lies in a glass case beside the old lens,"
+    " which weighs about 2,400 pounds. Guided tours start at 10:30 a.m. and cost $12 for adults."
+)
+"""About a thousand characters of mixed prose (the lighthouse paragraph, then dates, numbers and money):
+the long input of the command-line comparison with Piper (`python -m sonorant.bench.startup`)."""
+
+ONE_LINE: str = "The quick brown fox jumps over the lazy dog."
+"""The short input of the command-line comparison with Piper."""
+
+
 PLAIN_SENTENCES: tuple[str, ...] = (
     "The weather is nice today.",
     "Please close the door when you leave.",

@@ -15,9 +15,9 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ class CacheEntry:
         if self.path.is_dir():
             problem = self._manifest_problem(manifest)
             if problem is None:
+                _touch(manifest)
                 return self.path
             _LOG.warning("cache entry %s %s: rebuilding it", self.path, problem)
             shutil.rmtree(self.path, ignore_errors=True)
@@ -188,6 +189,28 @@ class CacheEntry:
             return "has a manifest for something else"
         return None
 
+    def prune_siblings(self, max_age_days: float = 30.0) -> list[Path]:
+        """Remove the other entries under this entry's root that no process has opened for `max_age_days`
+        (each `open` marks its entry as used): what old versions of sonorant or deleted voices left behind.
+        Returns the removed directories."""
+        cutoff = time.time() - max_age_days * 86400
+        removed = []
+        for other in self.path.parent.iterdir() if self.path.parent.is_dir() else ():
+            manifest = other / MANIFEST
+            if other == self.path or not manifest.is_file():
+                continue  # not an entry of this kind of cache (or this one)
+            try:
+                stale = manifest.stat().st_mtime < cutoff
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(other, ignore_errors=True)
+                removed.append(other)
+        if removed:
+            _LOG.info("removed %d cache entries unused for %g days under %s", len(removed), max_age_days,
+                      self.path.parent)
+        return removed
+
     def wipe(self) -> None:
         """Remove the whole entry (the next `open` starts it afresh)."""
         shutil.rmtree(self.path, ignore_errors=True)
@@ -199,6 +222,14 @@ class CacheEntry:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry as used now (its manifest's modification time); a read-only cache is left as it is."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
