@@ -15,7 +15,7 @@ if str(Path(__file__).parent) not in sys.path:  # serve_support.py lives beside 
     sys.path.insert(0, str(Path(__file__).parent))
 
 import sonorant  # noqa: E402
-from serve_support import API_KEY, MAX_CHARS, Running, start_server  # noqa: E402
+from serve_support import API_KEY, MAX_CHARS, MAX_PHONEME_IDS, Running, start_server  # noqa: E402
 from sonorant.serve import ServeConfig  # noqa: E402
 
 
@@ -40,8 +40,10 @@ def steady_voice(steady_voice_files: Path) -> sonorant.Voice:
 
 @pytest.fixture(scope="module")
 def server(steady_voice: sonorant.Voice) -> Iterator[Running]:
-    """A server with the tiny voice, an API key, a 300-character limit and Wyoming on a free port."""
-    running = start_server([steady_voice], ServeConfig(api_key=API_KEY, max_chars=MAX_CHARS, max_body_bytes=16384,
-                                                       batch_wait_ms=20.0, max_step_ms=10_000), wyoming="tcp://127.0.0.1:0")
+    """A server with the tiny voice, an API key, a 300-character and 2000-phoneme-id limit and Wyoming on a
+    free port."""
+    config = ServeConfig(api_key=API_KEY, max_chars=MAX_CHARS, max_phoneme_ids=MAX_PHONEME_IDS, max_body_bytes=16384,
+                         batch_wait_ms=20.0, max_step_ms=10_000)
+    running = start_server([steady_voice], config, wyoming="tcp://127.0.0.1:0")
     yield running
     running.server.stop()

@@ -3,11 +3,14 @@ process) whose scheduler reports to an observer the tests can read and use to ho
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
 import openai
+import soundfile as sf
 
 import sonorant
 from sonorant.engine.scheduler import Ticket
@@ -15,6 +18,34 @@ from sonorant.serve import ServeConfig, ServerMetrics, SpeechServer, SpeechServi
 
 API_KEY = "test-key"
 MAX_CHARS = 300
+MAX_PHONEME_IDS = 2000
+"""The test server's phoneme limit: above any test's English text (300 characters read as ~750 ids),
+below 300 characters of digits."""
+
+
+def expected_audio(voice: sonorant.Voice, text: str, seed: int, speed: float = 1.0) -> np.ndarray:
+    """What the library synthesizes for `text` (float samples)."""
+    cfg = sonorant.SynthesisConfig(seed=seed, length_scale=voice.config.length_scale / speed)
+    return voice.synthesize(text, cfg).samples
+
+
+def decode(fmt: str, data: bytes) -> tuple[np.ndarray, int | None]:
+    """16-bit samples (as int32) and the sample rate (None for raw pcm). FLAC goes through FFmpeg (PyAV):
+    libsndfile cannot read a FLAC stream whose header leaves the length unknown, as a streamed one does."""
+    if fmt == "pcm":
+        return np.frombuffer(data, "<i2").astype(np.int32), None
+    if fmt == "flac":
+        import av
+
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.audio[0]
+            rate = stream.rate
+            parts = [frame.to_ndarray().reshape(-1) for frame in container.decode(stream)]
+        samples = np.concatenate(parts)
+        assert samples.dtype == np.int16, samples.dtype
+        return samples.astype(np.int32), rate
+    samples, rate = sf.read(io.BytesIO(data), dtype="int16")
+    return samples.astype(np.int32), rate
 
 
 class GateObserver:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import threading
 import time
@@ -13,55 +12,18 @@ import httpx
 import numpy as np
 import openai
 import pytest
-import soundfile as sf
 
 import sonorant
-from sonorant.audio import opus_rate, to_int16
+from sonorant.audio import to_int16
 
-from serve_support import API_KEY, MAX_CHARS, Running, stream_pcm, wait_done
+from serve_support import API_KEY, MAX_CHARS, Running, decode, expected_audio, stream_pcm, wait_done
 
 TEXT = "Hello there. The server speaks two sentences."
 
 
-def _expected(voice: sonorant.Voice, text: str, seed: int, speed: float = 1.0) -> np.ndarray:
-    cfg = sonorant.SynthesisConfig(seed=seed, length_scale=voice.config.length_scale / speed)
-    return voice.synthesize(text, cfg).samples
-
-
-def _decode(fmt: str, data: bytes) -> tuple[np.ndarray, int | None]:
-    """16-bit samples (as int32) and the sample rate (None for raw pcm)."""
-    if fmt == "pcm":
-        return np.frombuffer(data, "<i2").astype(np.int32), None
-    samples, rate = sf.read(io.BytesIO(data), dtype="int16")
-    return samples.astype(np.int32), rate
-
-
-@pytest.mark.parametrize("fmt", ["wav", "pcm", "flac"])
-def test_lossless_formats_decode_to_the_synthesized_audio(server: Running, fmt: str) -> None:
-    ref = _expected(server.voice, TEXT, seed=11)
-    response = server.client().audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format=fmt,
-                                                   extra_body={"seed": 11})
-    samples, rate = _decode(fmt, response.content)
-    assert rate in (None, server.voice.sample_rate)
-    assert len(samples) == len(ref)
-    assert int(np.max(np.abs(samples - to_int16(ref).astype(np.int32)))) <= 1
-
-
-@pytest.mark.parametrize("fmt", ["mp3", "opus"])
-def test_lossy_formats_decode_to_the_right_length(server: Running, fmt: str) -> None:
-    ref = _expected(server.voice, TEXT, seed=12)
-    response = server.client().audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format=fmt,
-                                                   extra_body={"seed": 12})
-    samples, rate = _decode(fmt, response.content)
-    sr = server.voice.sample_rate
-    expected_rate = opus_rate(sr) if fmt == "opus" else sr
-    assert rate == expected_rate
-    assert abs(len(samples) / rate - len(ref) / sr) < 0.01
-
-
 def test_speed_maps_to_length_scale(server: Running) -> None:
-    ref = _expected(server.voice, TEXT, seed=13, speed=2.0)
-    slow = _expected(server.voice, TEXT, seed=13, speed=1.0)
+    ref = expected_audio(server.voice, TEXT, seed=13, speed=2.0)
+    slow = expected_audio(server.voice, TEXT, seed=13, speed=1.0)
     response = server.client().audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="pcm",
                                                    speed=2.0, extra_body={"seed": 13})
     assert len(response.content) // 2 == len(ref) < len(slow)
@@ -87,7 +49,7 @@ def test_streaming_sends_audio_before_synthesis_ends(server: Running) -> None:
     assert held == {request_id: True}, "the first audio did not reach the client while synthesis was held"
     assert ticket.status == "done" and ticket.finished is not None and first_at < ticket.finished
     assert ticket.pieces > 3 and len(chunks) > 1
-    assert sum(map(len, chunks)) // 2 == len(_expected(server.voice, text, seed=14))
+    assert sum(map(len, chunks)) // 2 == len(expected_audio(server.voice, text, seed=14))
 
 
 def test_sse_stream_format(server: Running) -> None:
@@ -105,17 +67,8 @@ def test_sse_stream_format(server: Running) -> None:
                 if event["type"] == "speech.audio.delta":
                     audio += base64.b64decode(event["audio"])
     assert kinds[-1] == "speech.audio.done" and kinds.count("speech.audio.delta") > 1
-    samples, rate = _decode("wav", audio)  # a streamed WAV: its header says "length unknown"
-    assert rate == server.voice.sample_rate and len(samples) == len(_expected(server.voice, TEXT, seed=15))
-
-
-def test_streamed_opus(server: Running) -> None:
-    response = server.client().audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="opus",
-                                                   extra_body={"seed": 16, "stream_format": "audio"})
-    samples, rate = _decode("opus", response.content)
-    ref = _expected(server.voice, TEXT, seed=16)
-    assert rate == opus_rate(server.voice.sample_rate)
-    assert abs(len(samples) / rate - len(ref) / server.voice.sample_rate) < 0.01
+    samples, rate = decode("wav", audio)  # a streamed WAV: its header says "length unknown"
+    assert rate == server.voice.sample_rate and len(samples) == len(expected_audio(server.voice, TEXT, seed=15))
 
 
 def test_concurrent_requests_share_passes_and_match_synthesize(server: Running) -> None:
@@ -141,7 +94,7 @@ def test_concurrent_requests_share_passes_and_match_synthesize(server: Running) 
         server.observer.batch_gate = None
         gate.set()
     for i, data in enumerate(results):
-        ref = to_int16(_expected(server.voice, texts[i], seed=20 + i)).astype(np.int32)
+        ref = to_int16(expected_audio(server.voice, texts[i], seed=20 + i)).astype(np.int32)
         got = np.frombuffer(data, "<i2").astype(np.int32)
         assert len(got) == len(ref) and int(np.max(np.abs(got - ref))) <= 1
     assert max(requests for _, _, requests in server.observer.batches) >= 2, "no pass was shared between requests"
@@ -211,7 +164,7 @@ def test_disconnecting_stream_cancels_its_work(server: Running) -> None:
     """The client leaves after its first chunk; the worker, held after the first piece until the server
     has marked the request cancelled, then drops the request's remaining sentences."""
     text = " ".join(f"Sentence {w} of a request the client abandons." for w in ("one", "two", "three", "four", "five"))
-    full_frames = len(_expected(server.voice, text, seed=30)) // server.voice.engine.hop
+    full_frames = len(expected_audio(server.voice, text, seed=30)) // server.voice.engine.hop
     seen: dict[str, bool] = {}
 
     def gate(ticket, index: int) -> None:  # noqa: ANN001

@@ -69,8 +69,46 @@ def test_serve_subprocess_answers_and_stops_cleanly(steady_voice_files: Path, tm
     (["serve", "--port", "70000"], "--port"),
     (["serve", "--api-key-file", "/nonexistent/key"], "API key file"),
     (["serve", "--max-queue", "0"], "max_queue"),
+    (["serve", "--max-phoneme-ids", "0"], "max_phoneme_ids"),
 ])
 def test_bad_serve_arguments_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("sonorant: error:") and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty"), ("\n", "is empty"), ("key\nother\n", "more than one line"), (" key\n", "spaces"),
+    ("two words\n", "printable ASCII"), (b"\xff\xfe", "not UTF-8"),
+])
+def test_a_bad_api_key_file_exits_2(content: str | bytes, message: str, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    key_file = tmp_path / "key"
+    if isinstance(content, bytes):
+        key_file.write_bytes(content)
+    else:
+        key_file.write_text(content)
+    assert main(["serve", "--api-key-file", str(key_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sonorant: error:") and message in err and "Traceback" not in err
+
+
+def test_api_key_and_api_key_file_together_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--api-key", "other", "--api-key-file", str(key_file)])
+    assert exit_.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_runtime_and_device_default_to_auto() -> None:
+    import argparse
+
+    from sonorant.serve.cli import add_serve_parser
+
+    parser = argparse.ArgumentParser()
+    add_serve_parser(parser.add_subparsers())
+    args = parser.parse_args(["serve"])
+    assert (args.runtime, args.device) == ("auto", "auto")
+    assert parser.parse_args(["serve", "--device", "cuda:1", "--runtime", "onnx"]).device == "cuda:1"

@@ -1,8 +1,9 @@
 """`sonorant serve`: the OpenAI-compatible speech API (and optionally Wyoming) over preloaded voices.
 
     sonorant serve [--host 127.0.0.1] [--port 8000] [--api-key KEY | --api-key-file PATH]
-                   [--voice V]... [--runtime R] [--max-chars N] [--max-queue N] [--max-batch N]
-                   [--batch-wait-ms MS] [--max-step-ms MS] [--wyoming tcp://127.0.0.1:10200] [--threads N]
+                   [--voice V]... [--runtime R] [--device D] [--max-chars N] [--max-phoneme-ids N]
+                   [--max-queue N] [--max-batch N] [--batch-wait-ms MS] [--max-step-ms MS]
+                   [--wyoming tcp://127.0.0.1:10200] [--threads N]
 
 `add_serve_parser(subparsers)` adds the sub-command to the `sonorant` parser; `run_serve_command(args)`
 runs it and returns the exit status. Building the parser imports neither torch nor the web stack.
@@ -20,8 +21,8 @@ from ..errors import ConfigError
 
 _LOG = logging.getLogger(__name__)
 
-RUNTIME_CHOICES = ("eager", "compile", "onnx", "xla", "tensorrt")
-"""`sonorant.runtimes.RUNTIMES`, spelled out so building the parser does not import torch."""
+RUNTIME_CHOICES = ("auto", "eager", "compile", "onnx", "xla", "tensorrt")
+""""auto" and `sonorant.runtimes.RUNTIMES`, spelled out so building the parser does not import torch."""
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -34,14 +35,23 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
     key = p.add_mutually_exclusive_group()
-    key.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' on /v1 and /metrics")
+    key.add_argument("--api-key", default=None,
+                     help="require 'Authorization: Bearer KEY' on every path but /health (and turn off /docs); "
+                          "visible in the process list: prefer --api-key-file")
     key.add_argument("--api-key-file", type=Path, default=None, metavar="PATH",
-                     help="read the API key from the first line of PATH (keeps it out of the process list)")
+                     help="read the API key from PATH, one line (a trailing newline is dropped); keeps it out of "
+                          "the process list")
     p.add_argument("--voice", action="append", default=None, metavar="V",
                    help="voice to preload and warm up: a bundled name or a Piper .onnx (repeatable; the first is "
                         "the default and answers to OpenAI's voice names; default: joe)")
-    p.add_argument("--runtime", default="eager", choices=RUNTIME_CHOICES, help="how the models run (default: eager)")
+    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
+                   help="how the models run (default: auto, the best one for the device)")
+    p.add_argument("--device", default="auto", metavar="D",
+                   help="where the models run: auto, cpu, cuda, cuda:N or xla (default: auto)")
     p.add_argument("--max-chars", type=int, default=4096, help="longest input in characters (default 4096)")
+    p.add_argument("--max-phoneme-ids", type=int, default=16384, metavar="N",
+                   help="most phoneme ids one request may synthesize, which bounds its work: numbers and symbols "
+                        "read as many (default 16384; 4096 characters of English are about 10000)")
     p.add_argument("--max-queue", type=int, default=64,
                    help="most requests held at once; more get 503 with Retry-After (default 64)")
     p.add_argument("--max-batch", type=int, default=4, help="most sentences or windows per forward pass (default 4)")
@@ -58,15 +68,24 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
-    if args.api_key_file is not None:
-        try:
-            lines = args.api_key_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the API key file {args.api_key_file}: {exc.strerror or exc}") from None
-        if not lines or not lines[0].strip():
-            raise ConfigError(f"the API key file {args.api_key_file} is empty")
-        return lines[0].strip()
-    return args.api_key
+    """The key from --api-key, or read from --api-key-file (one line; its line ending is dropped)."""
+    path = args.api_key_file
+    if path is None:
+        return args.api_key
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"the API key file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the API key file {path}: {exc.strerror or exc}") from None
+    key = text.removesuffix("\n").removesuffix("\r")
+    if not key.strip():
+        raise ConfigError(f"the API key file {path} is empty")
+    if "\n" in key or "\r" in key:
+        raise ConfigError(f"the API key file {path} has more than one line; it must hold the key alone")
+    if key != key.strip():
+        raise ConfigError(f"the API key in {path} starts or ends with spaces; remove them")
+    return key
 
 
 def _is_loopback(host: str) -> bool:
@@ -102,11 +121,12 @@ def run_serve_command(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    config = ServeConfig(max_chars=args.max_chars, max_queue=args.max_queue, max_batch=args.max_batch,
-                         batch_wait_ms=args.batch_wait_ms, max_step_ms=args.max_step_ms, api_key=_api_key(args))
+    config = ServeConfig(max_chars=args.max_chars, max_phoneme_ids=args.max_phoneme_ids, max_queue=args.max_queue,
+                         max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms, max_step_ms=args.max_step_ms,
+                         api_key=_api_key(args))
     if config.api_key is None and not _is_loopback(args.host):
         _LOG.warning("listening on %s without --api-key: anyone who can reach it can use it", args.host)
-    voices = [load_voice(v, runtime=args.runtime) for v in (args.voice or [None])]
+    voices = [load_voice(v, runtime=args.runtime, device=args.device) for v in (args.voice or [None])]
     service = SpeechService(voices, config)
     service.warmup()
     server = SpeechServer(service, args.host, args.port, wyoming=args.wyoming, log_level="info" if getattr(args, "verbose", 0) else "warning")

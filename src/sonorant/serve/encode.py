@@ -1,29 +1,38 @@
-"""Audio encoders for HTTP responses, whole-file and streamed.
-
-Streamed formats send bytes as each piece of audio is decoded:
+"""Audio encoders for HTTP responses: every format is encoded incrementally, so a response's bytes flow
+as its audio is decoded (OpenAI's API streams every format the same way).
 
 - ``pcm``: raw 16-bit little-endian mono samples.
 - ``wav``: a 44-byte header whose RIFF and data sizes are 0xFFFFFFFF (length unknown while streaming,
   the convention OpenAI's API and streaming decoders use), then the samples.
-- ``opus``: Ogg Opus written incrementally by libsndfile (Ogg pages, about a second of audio each),
-  from audio resampled to an Opus rate by a streaming polyphase resampler that gives the same samples
-  as resampling the whole signal at once.
+- ``flac``: FLAC frames written as the audio arrives; the stream header's sample count and MD5 are
+  left "unknown" (0), as in any FLAC stream whose length is not known when it starts.
+- ``opus``: Ogg Opus (pages of about a second of audio each), from audio resampled to an Opus rate by a
+  streaming polyphase resampler that gives the same samples as resampling the whole signal at once.
+- ``mp3``: constant-bitrate MPEG layer III frames. A streamed MP3 has no gapless (LAME/Xing) header,
+  which would need the length before the first frame, so decoders keep the codec's fixed delay of
+  `MP3_DELAY` samples in front of the audio and pad its end to a whole frame; constant bitrate keeps
+  every decoder's length estimate right.
 
-``mp3`` and ``flac`` files carry a header that libsndfile patches when the file is closed (frame counts),
-so a streamed request for them gets the whole, correct file once the audio is complete.
+All encoding is done by libsndfile (through `soundfile`); a file the server must finish before sending
+(`"stream": false`) is encoded whole by `sonorant.audio.encode_audio`, with exact headers.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import math
 import struct
+from collections.abc import Iterable
 from typing import Protocol
 
 import numpy as np
 
 from ..audio import encode_audio, opus_rate, to_int16
 from ..errors import ConfigError
+
+_LOG = logging.getLogger(__name__)
 
 FORMATS = ("mp3", "opus", "flac", "wav", "pcm")
 """Response formats sonorant can produce (OpenAI's list without aac)."""
@@ -37,27 +46,38 @@ MEDIA_TYPES = {
 }
 """Content-Type of each response format."""
 
-STREAMED = frozenset({"pcm", "wav", "opus"})
-"""Formats whose bytes flow as the audio is decoded."""
+MP3_DELAY = 576 + 529
+"""Samples a streamed MP3 decodes to in front of its audio: LAME's encoder delay plus the layer III
+decoder's own delay (a whole MP3 file says so in its LAME header, and decoders drop them)."""
+
+MP3_STREAM_KBPS = {True: 128, False: 64}
+"""Constant bitrate of streamed MP3 for mono speech: at 32 kHz and above (MPEG-1), below it (MPEG-2/2.5)."""
+
+_PROBE_SECONDS = 0.1
 
 
-def available_formats() -> list[str]:
-    """The response formats this installation can encode (mp3 and opus need libsndfile >= 1.1 and scipy)."""
-    import soundfile as sf
+def available_formats(sample_rates: Iterable[int] = (22050,)) -> list[str]:
+    """The response formats this installation can encode at every one of `sample_rates`, streamed and
+    whole: each is tried once per rate (a missing codec or library shows up here, not in a request)."""
+    rates = sorted(set(sample_rates))
+    return [fmt for fmt in FORMATS if all(_encodes(fmt, rate) for rate in rates)]
 
-    out = []
-    for fmt in FORMATS:
-        if fmt == "mp3" and "MP3" not in sf.available_formats():
-            continue
-        if fmt == "opus":
-            try:
-                import scipy.signal  # noqa: F401
-            except ImportError:
-                continue
-            if "OPUS" not in sf.available_subtypes("OGG"):
-                continue
-        out.append(fmt)
-    return out
+
+@functools.lru_cache(maxsize=None)
+def _encodes(fmt: str, sample_rate: int) -> bool:
+    t = np.arange(int(sample_rate * _PROBE_SECONDS), dtype=np.float32) / sample_rate
+    tone = (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    try:
+        encoder = stream_encoder(fmt, sample_rate)
+        streamed = encoder.feed(tone) + encoder.finish()
+        whole = encode_audio(tone, sample_rate, fmt)
+    except (ImportError, OSError, RuntimeError, TypeError, ValueError) as exc:  # soundfile's errors are RuntimeErrors
+        _LOG.warning("response_format %s is not available at %d Hz: %s: %s", fmt, sample_rate, type(exc).__name__, exc)
+        return False
+    if not streamed or not whole:
+        _LOG.warning("response_format %s is not available at %d Hz: the encoder wrote nothing", fmt, sample_rate)
+        return False
+    return True
 
 
 class StreamEncoder(Protocol):
@@ -73,15 +93,17 @@ class StreamEncoder(Protocol):
 
 
 def stream_encoder(fmt: str, sample_rate: int) -> StreamEncoder:
-    """An encoder for a streamed response in `fmt` (whole-file formats are sent at `finish`)."""
+    """An incremental encoder of one response in `fmt`."""
     if fmt == "pcm":
         return PcmEncoder()
     if fmt == "wav":
         return WavStreamEncoder(sample_rate)
     if fmt == "opus":
         return OpusStreamEncoder(sample_rate)
-    if fmt in FORMATS:
-        return WholeFileEncoder(fmt, sample_rate)
+    if fmt == "flac":
+        return FlacStreamEncoder(sample_rate)
+    if fmt == "mp3":
+        return Mp3StreamEncoder(sample_rate)
     raise ConfigError(f"unsupported audio format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
@@ -115,24 +137,6 @@ class WavStreamEncoder(PcmEncoder):
     def finish(self) -> bytes:
         head, self._header = self._header or b"", None
         return head
-
-
-class WholeFileEncoder:
-    """Collects the audio and encodes the whole file at `finish` (formats with back-patched headers)."""
-
-    def __init__(self, fmt: str, sample_rate: int) -> None:
-        self.fmt = fmt
-        self.sample_rate = sample_rate
-        self._parts: list[np.ndarray] = []
-
-    def feed(self, samples: np.ndarray) -> bytes:
-        self._parts.append(samples)
-        return b""
-
-    def finish(self) -> bytes:
-        audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
-        self._parts = []
-        return encode_audio(audio, self.sample_rate, self.fmt)
 
 
 class StreamResampler:
@@ -228,26 +232,136 @@ class _ForwardOnly(io.RawIOBase):
         return out
 
 
-class OpusStreamEncoder:
-    """Ogg Opus written as the audio arrives (resampled to an Opus rate on the way)."""
+class _LibsndfileStream:
+    """libsndfile writing one file into a `_ForwardOnly` sink: the bytes of each write are handed on at
+    once; what libsndfile would patch into the start of the file when it is closed is left as written."""
 
-    def __init__(self, sample_rate: int) -> None:
+    def __init__(self, sample_rate: int, container: str, subtype: str, **options: object) -> None:
         import soundfile as sf
 
-        self.rate = opus_rate(sample_rate)
-        self._resampler = StreamResampler(sample_rate, self.rate) if self.rate != sample_rate else None
         self._sink = _ForwardOnly()
-        self._file = sf.SoundFile(self._sink, "w", self.rate, 1, format="OGG", subtype="OPUS")
+        self._file = sf.SoundFile(self._sink, "w", sample_rate, 1, format=container, subtype=subtype, **options)
 
     def _write(self, samples: np.ndarray) -> bytes:
         if len(samples):
             self._file.write(samples)
         return self._sink.take()
 
+    def _close(self) -> bytes:
+        self._file.close()
+        return self._sink.take()
+
+
+class FlacStreamEncoder(_LibsndfileStream):
+    """16-bit FLAC frames as the audio arrives (sample count and MD5 in the header left unknown)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__(sample_rate, "FLAC", "PCM_16")
+
+    def feed(self, samples: np.ndarray) -> bytes:
+        return self._write(to_int16(samples))
+
+    def finish(self) -> bytes:
+        return self._close()
+
+
+class OpusStreamEncoder(_LibsndfileStream):
+    """Ogg Opus written as the audio arrives (resampled to an Opus rate on the way)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.rate = opus_rate(sample_rate)
+        self._resampler = StreamResampler(sample_rate, self.rate) if self.rate != sample_rate else None
+        super().__init__(self.rate, "OGG", "OPUS")
+
     def feed(self, samples: np.ndarray) -> bytes:
         return self._write(self._resampler.feed(samples) if self._resampler else samples)
 
     def finish(self) -> bytes:
         out = self._write(self._resampler.finish()) if self._resampler else b""
-        self._file.close()
-        return out + self._sink.take()
+        return out + self._close()
+
+
+class Mp3StreamEncoder(_LibsndfileStream):
+    """Constant-bitrate MP3 frames as the audio arrives.
+
+    libsndfile starts an MP3 file with an empty frame that it fills with the LAME header when the file
+    is closed; a stream cannot go back to it, so that frame is left out (sent empty it would decode as a
+    frame of extra silence)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__(sample_rate, "MP3", "MPEG_LAYER_III", bitrate_mode="CONSTANT",
+                         compression_level=_mp3_compression(sample_rate, MP3_STREAM_KBPS[sample_rate >= 32000]))
+        self._head = bytearray()
+        self._started = False
+
+    def feed(self, samples: np.ndarray) -> bytes:
+        return self._pass(self._write(samples))
+
+    def finish(self) -> bytes:
+        out = self._pass(self._close())
+        if not self._started:  # fewer bytes than one frame header: hand on what there is
+            self._started = True
+            out += bytes(self._head)
+        return out
+
+    def _pass(self, data: bytes) -> bytes:
+        if self._started:
+            return data
+        self._head += data
+        start = _id3v2_size(self._head)
+        if start is None or len(self._head) < start + 4:
+            return b""
+        size = mpeg_frame_size(bytes(self._head[start : start + 4]))
+        if size is None:  # not an MPEG frame: hand everything on unchanged
+            self._started = True
+            return bytes(self._head)
+        if len(self._head) < start + size:
+            return b""
+        self._started = True
+        frame = self._head[start : start + size]
+        placeholder = not any(frame[4:])  # the empty frame's body is all zero bytes
+        out = self._head[:start] + (self._head[start + size :] if placeholder else self._head[start:])
+        return bytes(out)
+
+
+def _mp3_compression(sample_rate: int, kbps: int) -> float:
+    """libsndfile's compression level (0..1) that gives `kbps` at constant bitrate: it maps the level
+    linearly onto the bitrate range of the MPEG version the sample rate implies."""
+    top, bottom = (320, 32) if sample_rate >= 32000 else (160, 8) if sample_rate >= 16000 else (64, 8)
+    kbps = min(max(kbps, bottom), top)
+    return (top - kbps) / (top - bottom)
+
+
+def _id3v2_size(data: bytes | bytearray) -> int | None:
+    """Length of an ID3v2 tag at the start of `data` (0 if there is none; None if it is not all there)."""
+    if len(data) < 3:
+        return None
+    if data[:3] != b"ID3":
+        return 0
+    if len(data) < 10:
+        return None
+    size = 0
+    for b in data[6:10]:  # a "syncsafe" integer: 7 bits a byte
+        size = (size << 7) | (b & 0x7F)
+    return 10 + size + (10 if data[5] & 0x10 else 0)  # a footer follows when flagged
+
+
+_MP3_KBPS = {
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1 layer III
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2 and 2.5 layer III
+}
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def mpeg_frame_size(header: bytes) -> int | None:
+    """Bytes in the MPEG-1/2/2.5 layer III frame that starts with the 4-byte `header` (None if it is not one)."""
+    if len(header) < 4:
+        return None
+    word = int.from_bytes(header[:4], "big")
+    version, layer = (word >> 19) & 3, (word >> 17) & 3
+    bitrate_index, rate_index, padding = (word >> 12) & 15, (word >> 10) & 3, (word >> 9) & 1
+    if word >> 21 != 0x7FF or version == 1 or layer != 1 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    kbps = _MP3_KBPS[1 if version == 3 else 2][bitrate_index]
+    rate = _MP3_RATES[version][rate_index]
+    return (144 if version == 3 else 72) * kbps * 1000 // rate + padding

@@ -6,37 +6,41 @@
     GET  /health            liveness, voices and queue depth (no key needed)
     GET  /metrics           Prometheus text
 
-`pcm` responses always stream; `wav` and `opus` stream when `stream_format` is given ("audio": the
-bytes of the file as they are produced, "sse": OpenAI's `speech.audio.delta` / `speech.audio.done`
-events with base64 audio); otherwise, and for `mp3` and `flac`, the response is the whole file with
-exact headers. `speed` maps to length scale: the voice's own length scale divided by `speed`.
-Extensions beside OpenAI's fields: `seed`, `speaker`, `noise_scale`, `noise_w`, `sentence_silence`.
+Every response streams by default, as OpenAI's API does: the body is sent chunked as the audio is
+decoded, in any `response_format` (see `encode` for what each format's stream looks like; a streamed WAV's
+header says "length unknown"). `stream_format` picks the shape: "audio" (the default: the bytes of the
+file as they are produced) or "sse" (OpenAI's `speech.audio.delta` / `speech.audio.done` events with
+base64 audio). The extension `"stream": false` asks for the whole file instead, sent once complete with
+exact headers (its length, an MP3's gapless header, a FLAC's sample count).
+`speed` maps to length scale: the voice's own length scale divided by `speed`.
+Extensions beside OpenAI's fields: `stream`, `seed`, `speaker`, `noise_scale`, `noise_w`, `sentence_silence`.
 
 Errors use OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: 400 bad settings or text,
 401 missing or wrong key, 404 unknown voice (the message lists the voices), 413 input over the
-character limit or body over the size limit, 422 malformed JSON or fields, 503 with `Retry-After` when
-the queue is full. A client that disconnects cancels its request's remaining work.
+character or phoneme limit or body over the size limit, 422 malformed JSON, fields or encoding (the body
+must be UTF-8), 503 with `Retry-After` when the queue is full. A client that disconnects cancels its
+request's remaining work. With an API key set, every path but /health needs it, and the interactive docs
+(/docs, /redoc, /openapi.json) are off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from .. import __version__
 from ..audio import encode_audio
@@ -44,14 +48,27 @@ from ..config import SynthesisConfig
 from ..engine.scheduler import Piece, SchedulerBusy, SchedulerClosed
 from ..errors import ConfigError, PhonemizerError, TextError
 from .encode import MEDIA_TYPES, available_formats, stream_encoder
-from .service import OPENAI_VOICES, InputTooLong, SpeechService, SpeechStream, UnknownVoice
+from .guard import ApiError, Guard, error_body
+from .service import (
+    OPENAI_VOICES,
+    InputTooLong,
+    SpeechService,
+    SpeechStream,
+    TooManyPhonemes,
+    UnknownVoice,
+    library_aliases,
+)
 
 _LOG = logging.getLogger(__name__)
 
 MODELS = ("sonorant", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 """Model names listed by /v1/models (any name is accepted: the voice decides how speech sounds)."""
-_ENDPOINTS = frozenset({"/v1/audio/speech", "/v1/voices", "/v1/models", "/health", "/metrics"})
 _DISCONNECT_POLL_S = 0.25
+_INLINE_FORMATS = frozenset({"pcm", "wav"})
+"""Formats cheap enough to encode on the event loop; the others are encoded on a worker thread."""
+
+Number = Annotated[float, Field(strict=True)]
+"""A JSON number (true and false are not numbers here, nor are numeric strings)."""
 
 
 class VoiceRef(BaseModel):
@@ -69,33 +86,15 @@ class SpeechRequest(BaseModel):
     input: str
     voice: str | VoiceRef
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
+    speed: Number = Field(1.0, ge=0.25, le=4.0)
     stream_format: Literal["audio", "sse"] | None = None
+    stream: StrictBool = Field(True, description="false: send the whole file once complete, with exact headers")
     instructions: str | None = Field(None, description="accepted and ignored (as by OpenAI's tts-1)")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    speaker: int | str | None = None
-    noise_scale: float | None = None
-    noise_w: float | None = None
-    sentence_silence: float = 0.0
-
-
-class ApiError(Exception):
-    """An error answered in OpenAI's shape."""
-
-    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.param = param
-        self.headers = headers or {}
-
-
-def error_body(message: str, code: str | None = None, param: str | None = None, status: int = 400) -> dict[str, Any]:
-    """OpenAI's error object."""
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    seed: StrictInt | None = Field(None, ge=0, le=2**31 - 1)
+    speaker: StrictInt | StrictStr | None = None
+    noise_scale: Number | None = None
+    noise_w: Number | None = None
+    sentence_silence: Number = 0.0
 
 
 def _error_response(err: ApiError) -> JSONResponse:
@@ -106,91 +105,6 @@ class _ClientGone(Exception):
     """The client disconnected while its request was running."""
 
 
-class _Guard:
-    """Outermost ASGI layer: counts responses, checks the API key before anything is read, and refuses
-    bodies over the size limit (reading at most that many bytes)."""
-
-    def __init__(self, app: ASGIApp, service: SpeechService) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        status = [500]
-
-        async def counted_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            if not await self._guarded(scope, receive, counted_send, path):
-                status[0] = 499  # the client left before its body arrived
-        finally:
-            endpoint = path if path in _ENDPOINTS else "other"
-            self.service.metrics.requests.labels(endpoint, str(status[0])).inc()
-
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send, path: str) -> bool:
-        """Serve the request; False if the client disconnected before its body was read."""
-        cfg = self.service.config
-        if cfg.api_key is not None and (path.startswith("/v1/") or path == "/metrics"):
-            if not _authorized(scope, cfg.api_key):
-                self.service.metrics.errors.labels("unauthorized").inc()
-                await _send(send, ApiError(401, "missing or wrong API key: send the header 'Authorization: Bearer <key>'",
-                                           code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"}))
-                return True
-        if scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return True
-        limit = cfg.max_body_bytes
-        too_big = ApiError(413, f"request body is larger than {limit} bytes", code="body_too_large")
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            self.service.metrics.errors.labels("too_large").inc()
-            await _send(send, too_big)
-            return True
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return False
-            body += message.get("body", b"")
-            if len(body) > limit:
-                self.service.metrics.errors.labels("too_large").inc()
-                await _send(send, too_big)
-                return True
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-        return True
-
-
-def _authorized(scope: Scope, key: str) -> bool:
-    header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
-
-
-async def _send(send: Send, err: ApiError) -> None:
-    body = json.dumps(error_body(err.message, err.code, err.param, err.status)).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in err.headers.items()]
-    await send({"type": "http.response.start", "status": err.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
 def create_app(service: SpeechService) -> ASGIApp:
     """The ASGI app of the HTTP API over `service` (started on the app's startup if it is not yet)."""
 
@@ -199,9 +113,10 @@ def create_app(service: SpeechService) -> ASGIApp:
         service.start()
         yield
 
-    app = FastAPI(title="sonorant", version=__version__, lifespan=lifespan,
+    docs = {} if service.config.api_key is None else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="sonorant", version=__version__, lifespan=lifespan, **docs,
                   description="OpenAI-compatible text-to-speech with streaming and cross-request batching.")
-    formats = available_formats()
+    formats = available_formats(v.sample_rate for v in service.voices.values())
     metrics = service.metrics
 
     @app.exception_handler(ApiError)
@@ -232,7 +147,8 @@ def create_app(service: SpeechService) -> ASGIApp:
         alive = service.scheduler.running
         body = {"status": "ok" if alive else "stopped", "voices": list(service.voices),
                 "queue_depth": service.scheduler.depth, "max_queue": service.config.max_queue,
-                "max_chars": service.config.max_chars, "max_body_bytes": service.config.max_body_bytes}
+                "max_chars": service.config.max_chars, "max_phoneme_ids": service.config.max_phoneme_ids,
+                "max_body_bytes": service.config.max_body_bytes}
         return JSONResponse(body, 200 if alive else 503)
 
     @app.get("/metrics")
@@ -251,7 +167,8 @@ def create_app(service: SpeechService) -> ASGIApp:
             default = v is service.default_voice
             data.append({"id": name, "object": "voice", "name": name, "language": v.language, "quality": v.quality,
                          "sample_rate": v.sample_rate, "speakers": sorted(v.speakers, key=v.speakers.get),
-                         "default": default, "aliases": list(OPENAI_VOICES) if default else []})
+                         "default": default,
+                         "aliases": library_aliases(name) + (list(OPENAI_VOICES) if default else [])})
         return {"object": "list", "data": data, "formats": formats}
 
     @app.post("/v1/audio/speech")
@@ -269,7 +186,10 @@ def create_app(service: SpeechService) -> ASGIApp:
         cfg = SynthesisConfig(length_scale=voice.config.length_scale / body.speed, noise_scale=body.noise_scale,
                               noise_w=body.noise_w, speaker=body.speaker, seed=body.seed,
                               sentence_silence=body.sentence_silence)
-        streamed = fmt == "pcm" or body.stream_format is not None
+        streamed = body.stream
+        if not streamed and body.stream_format is not None:
+            raise ApiError(422, f"stream_format {body.stream_format!r} streams the response; leave it out to get the "
+                                "whole file with \"stream\": false", param="stream_format", code="invalid_request")
         stream = await _start(service, voice, body.input, cfg, streamed)
         ticket = stream.ticket
         headers = {"X-Sonorant-Request": str(ticket.id if ticket else ""),
@@ -301,7 +221,7 @@ def create_app(service: SpeechService) -> ASGIApp:
         return StreamingResponse(_stream_body(stream, first, fmt, sse, len(body.input), metrics), media_type=media,
                                  headers={**headers, "Cache-Control": "no-cache"})
 
-    return _Guard(app, service)
+    return Guard(app, service)
 
 
 async def _start(service: SpeechService, voice: Any, text: str, cfg: SynthesisConfig, streamed: bool) -> SpeechStream:
@@ -312,6 +232,9 @@ async def _start(service: SpeechService, voice: Any, text: str, cfg: SynthesisCo
     except InputTooLong as exc:
         metrics.errors.labels("too_long").inc()
         raise ApiError(413, str(exc), code="input_too_long", param="input") from None
+    except TooManyPhonemes as exc:
+        metrics.errors.labels("too_long").inc()
+        raise ApiError(413, str(exc), code="too_many_phonemes", param="input") from None
     except SchedulerBusy as exc:
         metrics.errors.labels("busy").inc()
         raise ApiError(503, f"{exc}; retry in {service.config.retry_after_s} s", code="server_busy",
@@ -348,12 +271,19 @@ async def _stream_body(stream: SpeechStream, first: Piece, fmt: str, sse: bool, 
                        metrics: Any) -> AsyncIterator[bytes]:
     """The response body of a streamed request; leaving early (a disconnect) cancels the request."""
     encoder = stream_encoder(fmt, stream.sample_rate)
+    inline = fmt in _INLINE_FORMATS
+
+    def encode(samples: np.ndarray, last: bool) -> bytes:
+        data = encoder.feed(samples)
+        return data + encoder.finish() if last else data
+
     piece = first
     try:
         while True:
-            data = encoder.feed(piece.samples)
-            if piece.is_last:
-                data += encoder.finish()
+            if inline:
+                data = encode(piece.samples, piece.is_last)
+            else:
+                data = await run_in_threadpool(encode, piece.samples, piece.is_last)
             if data:
                 yield _sse("speech.audio.delta", audio=base64.b64encode(data).decode()) if sse else data
             if piece.is_last:

@@ -230,7 +230,7 @@ class _Client:
             text = ("Too long. " * (self.limits["max_chars"] // 10 + 2))
         fmt = "wav" if kind == "wav" else "pcm"
         return b"", {"model": "tts-1", "voice": self.cfg.voice, "input": text, "response_format": fmt,
-                     "seed": self.cfg.seed + job}
+                     "stream": kind != "wav", "seed": self.cfg.seed + job}
 
     async def send(self, kind: str, job: int) -> Result:
         result = Result(kind, job)

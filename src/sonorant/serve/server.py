@@ -59,8 +59,7 @@ class SpeechServer:
                 from .wyoming import start_wyoming
 
                 wyoming_server = await start_wyoming(self.service, self.wyoming_uri)
-                address = wyoming_server.sockets[0].getsockname()
-                self.wyoming_address = address[:2] if isinstance(address, tuple) else address
+                self.wyoming_address = wyoming_server.address
                 _LOG.warning("Wyoming server on %s", self.wyoming_address)
             config = uvicorn.Config(create_app(self.service), log_level=self.log_level, access_log=False,
                                     lifespan="on", ws="none", timeout_graceful_shutdown=5)
@@ -73,7 +72,7 @@ class SpeechServer:
                 watcher.cancel()
         finally:
             if wyoming_server is not None:
-                wyoming_server.close()
+                await wyoming_server.close()
             self.service.close()
             self._socket.close()
             _LOG.info("speech server on %s stopped", self.url)

@@ -3,7 +3,8 @@ front end, and the batching scheduler, with an asyncio face.
 
 Voices are looked up by name among the ones loaded at start; a request never names a file, so no voice
 name reaches the file system. OpenAI's built-in voice names (alloy, echo, ...) are aliases of the
-default voice (the first one loaded), so clients that hard-code them work unchanged.
+default voice (the first one loaded), so clients that hard-code them work unchanged; the aliases
+`sonorant.load_voice` accepts for a bundled voice (en_US-joe-medium for joe) name it here too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..engine.scheduler import Piece, Scheduler, SchedulerBusy, SchedulerConfig,
 from ..engine.streaming import StreamConfig
 from ..errors import ConfigError, TextError, VoiceError
 from ..voice import Voice
+from ..voices import registry
 from .metrics import ServerMetrics
 
 _LOG = logging.getLogger(__name__)
@@ -29,7 +31,12 @@ OPENAI_VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "m
 """OpenAI's built-in voice names: aliases of the server's default voice."""
 
 __all__ = ["InputTooLong", "OPENAI_VOICES", "SchedulerBusy", "ServeConfig", "SpeechService", "SpeechStream",
-           "UnknownVoice"]
+           "TooManyPhonemes", "UnknownVoice", "library_aliases"]
+
+
+def library_aliases(name: str) -> list[str]:
+    """The other names `sonorant.load_voice` accepts for the voice called `name` (en_US-joe-medium for joe)."""
+    return sorted(alias for alias, target in registry._ALIASES.items() if target == name)
 
 
 class UnknownVoice(VoiceError):
@@ -39,6 +46,18 @@ class UnknownVoice(VoiceError):
         self.available = list(available)
         super().__init__(f"unknown voice {name!r}: this server has {', '.join(self.available)} "
                          f"(and OpenAI's voice names as aliases of {self.available[0]})")
+
+
+class TooManyPhonemes(TextError):
+    """The input reads as more phoneme ids than the server's limit: the work a request may cost is bounded
+    by what the model reads (numbers and symbols spelled out), not only by the characters sent."""
+
+    def __init__(self, ids: int, limit: int) -> None:
+        self.ids = ids
+        self.limit = limit
+        super().__init__(f"input reads as {ids} phoneme ids (numbers, symbols and abbreviations spelled out); this "
+                         f"server synthesizes at most {limit} per request (max_phoneme_ids): split the text into "
+                         "several requests")
 
 
 class InputTooLong(TextError):
@@ -77,17 +96,23 @@ class ServeConfig:
     """Threads that run the text front end (normalization, espeak-ng) beside the model's worker."""
     max_silence_s: float = 120.0
     """Most seconds of silence one request may ask for (SSML breaks and sentence silence together)."""
+    max_phoneme_ids: int = 16384
+    """Most phoneme ids one request may synthesize, checked before any synthesis starts (413 on HTTP, an
+    `error` event on Wyoming). 4096 characters of English read as about 10,000 ids; "9" * 4096 as 49,469."""
 
     def __post_init__(self) -> None:
         self.scheduler_config()  # checks the scheduler's share (max_batch, max_queue, batch_wait_ms, max_step_ms)
-        for name in ("max_chars", "retry_after_s", "max_body_bytes", "frontend_threads"):
+        for name in ("max_chars", "retry_after_s", "max_body_bytes", "frontend_threads", "max_phoneme_ids"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if not self.max_silence_s >= 0:
             raise ConfigError(f"max_silence_s must be >= 0, got {self.max_silence_s!r}")
-        if self.api_key is not None and not self.api_key.strip():
-            raise ConfigError("the API key is empty")
+        if self.api_key is not None:
+            if not self.api_key.strip():
+                raise ConfigError("the API key is empty")
+            if not all("!" <= c <= "~" for c in self.api_key):
+                raise ConfigError("the API key must be printable ASCII without spaces (it travels in an HTTP header)")
 
     def scheduler_config(self) -> SchedulerConfig:
         """The scheduler's share of these settings."""
@@ -181,10 +206,12 @@ class SpeechService:
             self._frontend = None
 
     def find_voice(self, name: object) -> Voice:
-        """The loaded voice called `name` (OpenAI's voice names mean the default voice); UnknownVoice if none."""
+        """The loaded voice called `name`, or named by an alias `sonorant.load_voice` accepts (OpenAI's voice
+        names mean the default voice); UnknownVoice if none. Names never reach the file system."""
         if isinstance(name, str):
-            if name in self.voices:
-                return self.voices[name]
+            for candidate in (name, registry._ALIASES.get(name)):
+                if candidate in self.voices:
+                    return self.voices[candidate]
             if name in OPENAI_VOICES:
                 return self.default_voice
         raise UnknownVoice(str(name)[:100], list(self.voices))
@@ -201,7 +228,8 @@ class SpeechService:
                     streaming: bool) -> SpeechStream:
         """Queue `text` for synthesis; returns its stream at once (pieces follow as they are decoded).
 
-        Raises InputTooLong, TextError or ConfigError for bad input, SchedulerBusy when the queue is full.
+        Raises InputTooLong, TooManyPhonemes, TextError or ConfigError for bad input, SchedulerBusy when the
+        queue is full; every check is made before any synthesis starts.
         """
         arrival = time.monotonic()
         self.check_input(text)
@@ -212,6 +240,9 @@ class SpeechService:
         resolved = voice.resolve(cfg)
         loop = asyncio.get_running_loop()
         _, utterances, gaps = await loop.run_in_executor(self._frontend, voice.prepare, text, resolved)
+        ids = sum(len(u.ids) for u in utterances)
+        if ids > self.config.max_phoneme_ids:
+            raise TooManyPhonemes(ids, self.config.max_phoneme_ids)
         if sum(gaps) > self.config.max_silence_s:
             raise TextError(f"the input asks for {sum(gaps):.1f} s of silence; this server allows at most "
                             f"{self.config.max_silence_s:g} s per request")

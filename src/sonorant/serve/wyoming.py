@@ -12,12 +12,16 @@ Events handled (from the `wyoming` package):
   stream, for older servers, is ignored.
 
 Requests share the HTTP server's scheduler, limits and voices. Errors (unknown voice, text over the
-limit, a full queue) are answered with an `error` event; the connection stays open.
+character or phoneme limit, a full queue, an event with missing or mistyped fields) are answered with an
+`error` event; the connection stays open. An event whose header, data or payload is over its limit
+(`wyoming_io.Limits`: data and payload as large as an HTTP body may be) or whose header is not JSON is
+answered with an `error` event, then the connection is closed. Stopping the server ends every connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from urllib.parse import urlparse
 
@@ -35,11 +39,15 @@ from ..errors import ConfigError, SonorantError
 from ..text.split import sentence_spans
 from ..voice import Voice
 from .service import SpeechService, SpeechStream
+from .wyoming_io import Limits, ProtocolError, read_event
 
 _LOG = logging.getLogger(__name__)
 
 SAMPLE_WIDTH = 2
 """Bytes per sample of the audio sent (16-bit PCM)."""
+LINGER_S = 2.0
+"""After refusing an event and closing its side, how long the server reads (and drops) what the client still
+sends, so that the client reads the `error` event before the connection is reset."""
 
 
 class SonorantEventHandler(AsyncEventHandler):
@@ -53,21 +61,54 @@ class SonorantEventHandler(AsyncEventHandler):
         self._streaming = False
         self._stream_voice: SynthesizeVoice | None = None
         self._pending = ""
+        size = service.config.max_body_bytes
+        self.limits = Limits(data=size, payload=size)
+
+    async def run(self) -> None:
+        """Answer events until the client leaves or breaks the protocol beyond repair."""
+        try:
+            while True:
+                try:
+                    event = await read_event(self.reader, self.limits)
+                    if event is None or not await self.handle_event(event):
+                        break
+                except ProtocolError as exc:
+                    self.service.metrics.errors.labels("wyoming_protocol").inc()
+                    await self.write_event(Error(text=str(exc), code=exc.code).event())
+                    if exc.fatal:
+                        await self._linger()
+                        break
+        finally:
+            await self.disconnect()
+            self.writer.close()
+
+    async def _linger(self) -> None:
+        """Close the sending side, then drop what the client still sends for a moment (bounded in time and
+        memory), so the `error` event is read rather than lost to a reset."""
+        with contextlib.suppress(OSError, RuntimeError):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LINGER_S
+        with contextlib.suppress(OSError, asyncio.TimeoutError):
+            while (left := deadline - loop.time()) > 0:
+                if not await asyncio.wait_for(self.reader.read(65536), left):
+                    break
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
             await self.write_event(describe(self.service).event())
         elif Synthesize.is_type(event.type):
             if not self._streaming:  # during a stream this repeats the whole text for older servers
-                request = Synthesize.from_event(event)
-                await self._speak(request.text, request.voice)
+                await self._speak(_text(event), _voice(event))
         elif SynthesizeStart.is_type(event.type):
+            voice = _voice(event)
             self._streaming = True
-            self._stream_voice = SynthesizeStart.from_event(event).voice
+            self._stream_voice = voice
             self._pending = ""
         elif SynthesizeChunk.is_type(event.type):
             if self._streaming:
-                self._pending += SynthesizeChunk.from_event(event).text
+                self._pending += _text(event)
                 await self._speak_complete_sentences()
         elif SynthesizeStop.is_type(event.type):
             if self._streaming:
@@ -137,6 +178,25 @@ class SonorantEventHandler(AsyncEventHandler):
         raise ConfigError(f"no voice for language {requested.language!r}; voices: {', '.join(service.voices)}")
 
 
+def _text(event: Event) -> str:
+    text = event.data.get("text")
+    if not isinstance(text, str):
+        raise ProtocolError(f"{event.type} needs 'text', a string", fatal=False)
+    return text
+
+
+def _voice(event: Event) -> SynthesizeVoice | None:
+    voice = event.data.get("voice")
+    if voice is None:
+        return None
+    if not isinstance(voice, dict):
+        raise ProtocolError(f"{event.type}: 'voice' must be an object ('name', 'language', 'speaker')", fatal=False)
+    for key in ("name", "language", "speaker"):
+        if voice.get(key) is not None and not isinstance(voice[key], str):
+            raise ProtocolError(f"{event.type}: voice {key!r} must be a string", fatal=False)
+    return SynthesizeVoice.from_dict(voice)
+
+
 def describe(service: SpeechService) -> Info:
     """The `info` answer: sonorant as a TTS program with the loaded voices."""
     voices = []
@@ -151,22 +211,58 @@ def describe(service: SpeechService) -> Info:
     return Info(tts=[program])
 
 
-async def start_wyoming(service: SpeechService, uri: str) -> asyncio.AbstractServer:
+class WyomingServer:
+    """A listening Wyoming server and its open connections."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    @property
+    def address(self) -> tuple[str, int] | str:
+        """Where it listens: (host, port) or a socket path."""
+        assert self.server is not None
+        address = self.server.sockets[0].getsockname()
+        return tuple(address[:2]) if isinstance(address, tuple) else address
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop listening and end every connection (their requests are cancelled), waiting up to `timeout` s."""
+        if self.server is not None:
+            self.server.close()
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+
+async def start_wyoming(service: SpeechService, uri: str) -> WyomingServer:
     """Listen on `uri` (tcp://HOST:PORT, port 0 picks a free one, or unix://PATH) in the running loop."""
     parsed = urlparse(uri)
+    wyoming = WyomingServer()
 
     async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            wyoming._connections.add(task)
         try:
             await SonorantEventHandler(service, reader, writer).run()
+        except asyncio.CancelledError:  # only `WyomingServer.close` cancels a connection: end it quietly
+            _LOG.debug("Wyoming connection closed: the server is stopping")
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             _LOG.debug("Wyoming client went away: %s", exc)
         except Exception:  # one connection's failure never stops the server
             _LOG.exception("Wyoming connection failed")
+        finally:
+            wyoming._connections.discard(task)
 
+    limit = Limits().header
     if parsed.scheme == "tcp":
         if parsed.hostname is None or parsed.port is None:
             raise ConfigError(f"Wyoming URI {uri!r} needs a host and a port: tcp://127.0.0.1:10200")
-        return await asyncio.start_server(connected, parsed.hostname, parsed.port)
-    if parsed.scheme == "unix":
-        return await asyncio.start_unix_server(connected, parsed.path)
-    raise ConfigError(f"Wyoming URI {uri!r}: use tcp://HOST:PORT or unix://PATH")
+        wyoming.server = await asyncio.start_server(connected, parsed.hostname, parsed.port, limit=limit)
+    elif parsed.scheme == "unix":
+        wyoming.server = await asyncio.start_unix_server(connected, parsed.path, limit=limit)
+    else:
+        raise ConfigError(f"Wyoming URI {uri!r}: use tcp://HOST:PORT or unix://PATH")
+    return wyoming
