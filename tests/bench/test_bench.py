@@ -299,3 +299,37 @@ def test_cli_compare_piper_writes_every_file(tmp_path: Path, capsys: pytest.Capt
     assert set(pip["stage_split"]) == {"front_end", "model"} and pip["front_end_chars_per_s"] > 0
     # same voice, same network: audio lengths agree within Piper's unseeded duration noise
     assert pip["audio_seconds"] == pytest.approx(son["audio_seconds"], rel=0.3)
+
+
+def test_cli_checks_its_outputs_before_measuring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    import sonorant as package
+
+    def no_voice(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the benchmark started before its options were checked")
+
+    monkeypatch.setattr(package, "load_voice", no_voice)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(ConfigError, match="--plot needs matplotlib"):
+        run_bench_command(_parser().parse_args(["bench", "--plot", str(tmp_path / "p.png")]))
+    with pytest.raises(ConfigError, match="does not exist"):
+        run_bench_command(_parser().parse_args(["bench", "--json", str(tmp_path / "no" / "r.json")]))
+    with pytest.raises(ConfigError, match="--mode offline measures one runtime"):
+        run_bench_command(_parser().parse_args(["bench", "--mode", "offline", "--compare", "piper"]))
+
+
+def test_offline_and_streams_modes_on_the_cpu(voice: sonorant.Voice) -> None:
+    from sonorant.bench.modes import concurrent_streams, format_modes, mode_report, offline_throughput
+
+    rows = offline_throughput(voice, TEXTS[:2], (1, 2), utterances=4, repeats=1, gflop_per_audio_second=5.8)
+    assert [r.batch_size for r in rows] == [1, 2] and all(r.utterances == 4 for r in rows)
+    assert rows[0].audio_seconds == pytest.approx(rows[1].audio_seconds)  # the same audio at any batch size
+    assert all(r.x_real_time == pytest.approx(r.audio_seconds / r.wall_seconds) for r in rows)
+    assert all(r.achieved_tflops == pytest.approx(5.8 * r.x_real_time / 1000) for r in rows)
+    streams = concurrent_streams(voice, TEXTS[:2], 3, cfg=sonorant.SynthesisConfig(seed=3))
+    assert streams.streams == 3 and 0 < streams.first_audio_ms_p50 <= streams.first_audio_ms_p99
+    assert streams.first_audio_ms_p99 <= 1000 * streams.wall_seconds and streams.audio_seconds > 0
+    text = format_modes(mode_report(voice, rows, [streams], "sonorant bench --mode offline"))
+    assert "Offline throughput" in text and "Concurrent streams" in text

@@ -185,3 +185,46 @@ def test_export_stages_api_writes_the_runtime_graphs(tiny_x_low_voice: TinyVoice
     assert [g["file"] for g in manifest["graphs"]] == ["encode_b1_x16.onnx", "latent_b1_y32.onnx", "vocode_b1_y32.onnx"]
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
     assert manifest["hop_length"] == tiny_x_low_voice.cfg.hop_length
+
+
+def test_exports_never_overwrite_unasked(tiny_x_low_voice: TinyVoice, tmp_path, capsys) -> None:  # noqa: ANN001
+    voice = str(tiny_x_low_voice.onnx_path)
+    onnx_path = tmp_path / "v.onnx"
+    onnx_path.write_bytes(b"keep me")
+    assert main(["export", "--format", "piper", "--voice", voice, "-o", str(onnx_path)]) == 2
+    assert "already exists" in capsys.readouterr().err and onnx_path.read_bytes() == b"keep me"
+    lone_json = tmp_path / "w.onnx.json"
+    lone_json.write_text("{}", encoding="utf-8")
+    assert main(["export", "--format", "piper", "--voice", voice, "-o", str(tmp_path / "w.onnx")]) == 2
+    assert lone_json.read_text(encoding="utf-8") == "{}" and not (tmp_path / "w.onnx").exists()
+    assert main(["export", "--format", "piper", "--voice", voice, "-o", str(onnx_path), "--force"]) == 0
+    assert onnx_path.stat().st_size > 1000 and (tmp_path / "v.onnx.json").is_file()
+
+    stages = tmp_path / "stages"
+    stages.mkdir()
+    (stages / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["export", "--voice", voice, "-o", str(stages)]) == 2
+    assert "not empty" in capsys.readouterr().err and (stages / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert main(["export", "--voice", voice, "-o", str(stages), "--force"]) == 0
+    assert (stages / "manifest.json").is_file() and not (stages / "notes.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_an_interrupted_stage_export_leaves_nothing_behind(tiny_x_low_voice: TinyVoice, tmp_path, monkeypatch,
+                                                           capsys) -> None:  # noqa: ANN001
+    import sonorant.runtimes.onnx_export as onnx_export
+
+    real = onnx_export.export_onnx
+    calls = []
+
+    def fail_on_the_third(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 3:
+            raise sonorant.SonorantError("disk full (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(onnx_export, "export_onnx", fail_on_the_third)
+    target = tmp_path / "stages"
+    assert main(["export", "--voice", str(tiny_x_low_voice.onnx_path), "-o", str(target)]) == 2
+    assert "disk full" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no target, no partial graphs, no staging folder

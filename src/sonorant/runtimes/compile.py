@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -152,6 +153,15 @@ def _inductor_cache_dir(directory: Path) -> Iterator[None]:
         clear_caches()
 
 
+def _progress_bar(total: int) -> Any:
+    """A progress bar on standard error over `total` graphs (none where tqdm is missing or not a terminal)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="compiling graphs", unit="graph", disable=None, leave=False)
+
+
 class CompileRuntime:
     """Runs the stages as torch.compile'd (inductor) graphs, one per bucket shape; see the module doc."""
 
@@ -211,6 +221,7 @@ class CompileRuntime:
         self.compile_seconds = 0.0
         """Wall time spent in calls that compiled."""
         self._seen: set[tuple] = set()
+        self._progress: Any = None  # a progress bar over the graphs while `warmup` builds them
         self._warm_batches: tuple[int, ...] = ()
         self._warmed = False
         noise = self.ops.noise_dtype
@@ -250,6 +261,9 @@ class CompileRuntime:
             if self._warmed:
                 _LOG.warning("compile runtime: building a graph for %s %s after warmup (this request waits for it); "
                              "warm up with these sizes to avoid it", stage, sig[1])
+            elif not self._seen and self._progress is None:
+                _LOG.warning("compile runtime: building the graphs for the shapes this run needs (the first time "
+                             "takes minutes; later runs load them from %s)", self.cache_dir)
             self._raise_dynamo_limits(sig)
             start = time.perf_counter()
             try:
@@ -259,6 +273,8 @@ class CompileRuntime:
                 out = self._rebuild(stage, args, exc)
             self.compile_seconds += time.perf_counter() - start
             self._seen.add(sig)
+            if self._progress is not None:
+                self._progress.update(1)
             return _copied(out) if self._copy_outputs else out
 
     def _rebuild(self, stage: str, args: tuple, exc: Exception) -> object:
@@ -362,19 +378,25 @@ class CompileRuntime:
         start, before = time.perf_counter(), self.graphs_compiled
         self._warm_batches = sizes
         c = self.model.cfg.inter_channels
-        graphs = len(sizes) * (len(id_edges) + 2 * len(frame_edges)) + len(set(window_sizes))
-        _LOG.info("compile runtime: building %d graphs (first time: minutes; later processes load them from %s)",
-                  graphs, self.cache_dir)
-        for b in sizes:
-            for t_x in id_edges:
-                self._dummy_encode(b, t_x)
-            enc = self._dummy_encode(b, id_edges[0])
-            for t_y in frame_edges:
-                z = self.latent(enc, np.zeros(b, np.float32), np.zeros(b, np.int64), t_y)
-                self.vocode(z, np.full(b, t_y, np.int64), enc.g)
-        enc = self._dummy_encode(1, id_edges[0])
-        for size in sorted({int(s) for s in window_sizes}):
-            self.vocode(torch.zeros(1, c, size, device=self.torch_device), np.array([size], np.int64), enc.g)
+        graphs = len(sizes) * (len(id_edges) + 2 * len(frame_edges)) + len(set(window_sizes)) + 1
+        _LOG.warning("compile runtime: building %d graphs (the first time takes minutes; later processes load them "
+                     "from %s)", graphs, self.cache_dir)
+        self._progress = _progress_bar(graphs)
+        try:
+            for b in sizes:
+                for t_x in id_edges:
+                    self._dummy_encode(b, t_x)
+                enc = self._dummy_encode(b, id_edges[0])
+                for t_y in frame_edges:
+                    z = self.latent(enc, np.zeros(b, np.float32), np.zeros(b, np.int64), t_y)
+                    self.vocode(z, np.full(b, t_y, np.int64), enc.g)
+            enc = self._dummy_encode(1, id_edges[0])
+            for size in sorted({int(s) for s in window_sizes}):
+                self.vocode(torch.zeros(1, c, size, device=self.torch_device), np.array([size], np.int64), enc.g)
+        finally:
+            if self._progress is not None:
+                self._progress.close()
+            self._progress = None
         self._warmed = True
         _LOG.info("compile runtime: %d graphs ready in %.1f s (%d built or loaded now; cache %s)",
                   len(self._seen), time.perf_counter() - start, self.graphs_compiled - before, self.cache_dir)
