@@ -111,7 +111,9 @@ def _voices(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sonorant` command; returns the exit status."""
     args = _build_parser().parse_args(argv)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    # One-shot commands are quiet unless asked; a server says where it listens and what it does, as servers do.
+    quiet = logging.INFO if args.command == "serve" else logging.WARNING
+    level = {0: quiet, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "speak":

@@ -58,9 +58,12 @@ def _wait(predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
         time.sleep(0.005)
 
 
-@pytest.mark.parametrize("voice_name", ["tiny", "multi"])
-def test_concurrent_requests_equal_synthesize(voice_name: str, tiny: sonorant.Voice, tiny_multi_speaker_voice) -> None:  # noqa: ANN001
-    voice = tiny if voice_name == "tiny" else sonorant.load_voice(tiny_multi_speaker_voice.onnx_path)
+@pytest.mark.parametrize("voice_name", ["tiny", "multi", "tiny-eager"])
+def test_concurrent_requests_equal_synthesize(voice_name: str, tiny: sonorant.Voice, tiny_x_low_voice,
+                                              tiny_multi_speaker_voice) -> None:  # noqa: ANN001
+    """Through the default runtime (ONNX Runtime: numpy arrays) and the eager one (torch tensors)."""
+    voice = {"tiny": lambda: tiny, "multi": lambda: sonorant.load_voice(tiny_multi_speaker_voice.onnx_path),
+             "tiny-eager": lambda: sonorant.load_voice(tiny_x_low_voice.onnx_path, runtime="eager")}[voice_name]()
     texts = ["Hello there. How are you today?", "A longer text, with a clause or two, that goes on for a while. "
              "And then another sentence follows it.", "Short.", "Numbers like 42 and the date 3 May 2021."]
     recorder = Recorder()

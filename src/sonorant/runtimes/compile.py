@@ -36,7 +36,7 @@ from ..errors import ConfigError, SonorantError
 from ..models.vits import Encoded, Vits
 from .cache import CacheEntry, default_cache_root, versions, weights_digest
 from .precision import decoder_scope
-from .torch_ops import TorchOps, strict_fp32, torch_normal
+from .torch_ops import TorchOps, strict_fp32
 
 _LOG = logging.getLogger(__name__)
 _FORMAT = "sonorant-compile-1"
@@ -46,26 +46,21 @@ exceed it, because all compiled modules share `nn.Module`'s call code object."""
 
 
 class _EncodeStage(nn.Module):
-    def __init__(self, model: Vits, noise_dtype: torch.dtype) -> None:
+    def __init__(self, model: Vits) -> None:
         super().__init__()
         self.model = model
-        self.noise_dtype = noise_dtype
 
-    def forward(self, ids, lengths, noise_w, length_scale, seeds, sid=None):  # noqa: ANN001, ANN201
-        dur_noise = torch_normal(seeds, DURATION_STREAM, 2, ids.shape[1], lengths, self.noise_dtype)  # [b, 2, t_x]
+    def forward(self, ids, lengths, noise_w, length_scale, dur_noise, sid=None):  # noqa: ANN001, ANN201
         e = self.model.encode(ids, lengths, noise_w, length_scale, dur_noise, sid)
         return e.m_p, e.logs_p, e.durations, e.frames, e.g
 
 
 class _LatentStage(nn.Module):
-    def __init__(self, model: Vits, noise_dtype: torch.dtype) -> None:
+    def __init__(self, model: Vits) -> None:
         super().__init__()
         self.model = model
-        self.noise_dtype = noise_dtype
 
-    def forward(self, m_p, logs_p, durations, frames, noise_scale, seeds, width: int, g=None):  # noqa: ANN001, ANN201
-        channels = self.model.cfg.inter_channels
-        z_noise = torch_normal(seeds, LATENT_STREAM, channels, width, frames, self.noise_dtype)  # [b, c, width]
+    def forward(self, m_p, logs_p, durations, frames, noise_scale, z_noise, g=None):  # noqa: ANN001, ANN201
         return self.model.latent(Encoded(m_p, logs_p, durations, frames, g), noise_scale, z_noise)
 
 
@@ -224,9 +219,7 @@ class CompileRuntime:
         self._progress: Any = None  # a progress bar over the graphs while `warmup` builds them
         self._warm_batches: tuple[int, ...] = ()
         self._warmed = False
-        noise = self.ops.noise_dtype
-        stages = {"encode": _EncodeStage(model, noise), "latent": _LatentStage(model, noise),
-                  "vocode": _VocodeStage(dec, self.dtype)}
+        stages = {"encode": _EncodeStage(model), "latent": _LatentStage(model), "vocode": _VocodeStage(dec, self.dtype)}
         self._compiled = {
             name: torch.compile(stage, backend=self._backend(name), fullgraph=fullgraph, dynamic=False)
             for name, stage in stages.items()
@@ -343,18 +336,22 @@ class CompileRuntime:
         if self.multi and sid is None:
             sid = np.zeros(b, dtype=np.int64)
         # Padding rows have length 1 (a lone pad id): every row's math stays finite and independent.
-        args = (self._host(ids, rows), self._host(lengths, rows, 1), self._host(noise_w, rows),
-                self._host(length_scale, rows, 1), self._host(seeds, rows),
-                None if sid is None else self._host(sid, rows))
+        lengths_t = self._host(lengths, rows, 1)
+        with torch.no_grad():  # noise on the device, outside the graph: noise ops would triple compile time
+            dur_noise = self.ops.normal(self._host(seeds, rows), DURATION_STREAM, 2, ids.shape[1], lengths_t)
+        args = (self._host(ids, rows), lengths_t, self._host(noise_w, rows), self._host(length_scale, rows, 1),
+                dur_noise, None if sid is None else self._host(sid, rows))
         m_p, logs_p, durations, frames, g = self._call("encode", args)
         return Encoded(m_p[:b], logs_p[:b], durations[:b], frames[:b], None if g is None else g[:b])
 
     def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
         b = enc.frames.shape[0]
         rows = self._batch_for(b)
-        args = (self._prep(enc.m_p, rows), self._prep(enc.logs_p, rows), self._prep(enc.durations, rows),
-                self._prep(enc.frames, rows, 1), self._host(noise_scale, rows), self._host(seeds, rows), int(width),
-                self._prep(enc.g, rows))
+        frames = self._prep(enc.frames, rows, 1)
+        with torch.no_grad():
+            z_noise = self.ops.normal(self._host(seeds, rows), LATENT_STREAM, self.cfg.inter_channels, int(width), frames)
+        args = (self._prep(enc.m_p, rows), self._prep(enc.logs_p, rows), self._prep(enc.durations, rows), frames,
+                self._host(noise_scale, rows), z_noise, self._prep(enc.g, rows))
         z = self._call("latent", args, dynamic={0: 2, 1: 2, 2: 1})  # the phoneme axis
         return z[:b]
 
