@@ -172,9 +172,10 @@ class TorchOps:
             host = torch.cat([flat[r * width : r * width + int(n)] for r, n in enumerate(samples)]) if total else flat[:0]
             return _Trimmed(_HostCopy(host.contiguous(), None), samples)
         dev = audio.device
-        ends = torch.cumsum(self.asarray(samples), 0)  # [b]
+        lengths = self.asarray(samples)  # [b], one upload
+        ends = torch.cumsum(lengths, 0)  # [b]
         pos = torch.arange(total, device=dev)  # [total]
         row = torch.searchsorted(ends, pos, right=True)  # [total]
-        col = pos - (ends - self.asarray(samples))[row]  # [total]
+        col = pos - (ends - lengths)[row]  # [total]
         packed = audio.detach().float().reshape(-1)[row * width + col]  # [total]
         return _Trimmed(self.to_host_async(packed), samples)
