@@ -1,0 +1,1 @@
+"""Blocks more than one family uses."""
