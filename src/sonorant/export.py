@@ -65,7 +65,8 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "(dynamic axes, or one per bucket with --static) into a directory; --format piper writes a "
                     ".onnx + .onnx.json that piper-tts loads.",
     )
-    p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
+    p.add_argument("--voice", default=None, help="bundled voice name (default: joe), a Piper .onnx or a NeMo .nemo")
+    p.add_argument("--vocoder", default=None, help="the mel vocoder (NeMo HiFi-GAN .nemo) of a .nemo voice")
     p.add_argument("--format", choices=FORMATS, default="stages", help="what to write (default: stages)")
     p.add_argument("-o", "--output", required=True,
                    help="stages: a directory; piper: the .onnx path (or a directory to write <voice>.onnx in)")
@@ -90,16 +91,17 @@ def _staging(target: Path) -> Path:
 
 def run_export_command(args: argparse.Namespace) -> int:
     """Run `sonorant export` for parsed `args`; returns the exit status."""
-    from .voices.piper import load_piper_model
-    from .voices.registry import resolve_voice
+    from .voices.registry import load
 
-    files = resolve_voice(args.voice)
+    loaded = load(args.voice, **({"vocoder": args.vocoder} if getattr(args, "vocoder", None) else {}))
     out = Path(args.output).expanduser()
     force = bool(getattr(args, "force", False))
     if args.format == "piper":
+        if loaded.card.family != "vits" or loaded.path is None or loaded.path.suffix != ".onnx":
+            raise ConfigError("--format piper writes Piper (VITS) voices only; export other families with --format stages")
         if args.static or args.id_edges or args.frame_edges or args.window_sizes:
             raise ConfigError("--static and the bucket options apply to --format stages only")
-        target = out / f"{files.name}.onnx" if out.is_dir() or not out.suffix else out
+        target = out / f"{loaded.card.name}.onnx" if out.is_dir() or not out.suffix else out
         if target.suffix != ".onnx":
             raise ConfigError(f"a Piper voice is written to a .onnx path, got {target}")
         side = target.with_name(target.name + ".json")
@@ -110,10 +112,10 @@ def run_export_command(args: argparse.Namespace) -> int:
                 raise ConfigError(f"{path} already exists: give --force to replace it")
         if not target.parent.is_dir():
             raise ConfigError(f"directory {target.parent} does not exist")
-        config = json.loads(files.config.read_text(encoding="utf-8"))
+        config = json.loads(loaded.path.with_name(loaded.path.name + ".json").read_text(encoding="utf-8"))
         staging = _staging(target)
         try:
-            written = export_piper(load_piper_model(files.model), staging / target.name, config, opset=args.opset or 15)
+            written = export_piper(loaded.source.get(), staging / target.name, config, opset=args.opset or 15)
             os.replace(written.with_name(written.name + ".json"), side)
             os.replace(written, target)
         finally:
@@ -136,9 +138,8 @@ def run_export_command(args: argparse.Namespace) -> int:
     staging = _staging(out)
     try:
         manifest = export_stage_graphs(
-            load_piper_model(files.model), staging, static=args.static, buckets=buckets, batch_sizes=batch_sizes,
-            window_sizes=window_sizes, opset=args.opset or 17,
-            sample_rate=json.loads(files.config.read_text(encoding="utf-8")).get("audio", {}).get("sample_rate"),
+            loaded.source.get(), staging, static=args.static, buckets=buckets, batch_sizes=batch_sizes,
+            window_sizes=window_sizes, opset=args.opset or 17, sample_rate=loaded.card.sample_rate,
         )
         if out.exists():
             shutil.rmtree(out)

@@ -32,7 +32,7 @@ def test_onnx_runtime_matches_eager_on_joe(joe: sonorant.Voice, joe_onnx: OnnxRu
     runtime = joe_onnx
     texts = ["The quick brown fox jumps over the lazy dog.", "Is this thing on?", "Numbers like seven hundred work."]
     cfg = joe.resolve(sonorant.SynthesisConfig(seed=4))
-    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 4 + i, cfg.length_scale, cfg.noise_scale, cfg.noise_w)
+    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 4 + i, cfg.knobs)
             for i, t in enumerate(texts)]
     eager = Engine(EagerRuntime(joe.model)).synthesize(utts, max_batch=3)
     onnx = Engine(runtime).synthesize(utts, max_batch=3)
@@ -47,7 +47,7 @@ def test_decoder_passes_split_across_threads_give_the_same_audio(joe: sonorant.V
     """A pass with fewer rows than `decode_rows` is cut into sub-windows; the audio stays the same."""
     text = "A sentence long enough to be cut into several windows, so that every thread gets a row of its own."
     cfg = joe.resolve(sonorant.SynthesisConfig(seed=9))
-    utt = Utterance(tuple(joe.phoneme_ids(text)[0]), 9, cfg.length_scale, cfg.noise_scale, cfg.noise_w)
+    utt = Utterance(tuple(joe.phoneme_ids(text)[0]), 9, cfg.knobs)
     engine = Engine(joe_onnx)
     monkeypatch.setattr(joe_onnx, "decode_rows", 1)
     (whole,) = engine.synthesize([utt])

@@ -167,9 +167,9 @@ def test_tensorrt_fp16_on_joe_keeps_30_db(joe: sonorant.Voice, tmp_path) -> None
 
     buckets = BucketConfig(id_edges=(64, 128, 256), frame_edges=(256, 512, 1024), max_batch=4)
     rt = TensorRTRuntime(joe.model, buckets=buckets, precision="fp16", cache_dir=tmp_path)
-    cfg = joe.resolve(sonorant.SynthesisConfig(noise_scale=0.0, noise_w=0.0, seed=1))
+    cfg = joe.resolve(sonorant.SynthesisConfig(knobs={"noise_scale": 0.0, "noise_w": 0.0}, seed=1))
     texts = ["The quick brown fox jumps over the lazy dog.", "Is this thing on?", "It costs three dollars."]
-    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 1, cfg.length_scale, 0.0, 0.0) for t in texts]
+    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 1, cfg.knobs) for t in texts]
     ref = Engine(EagerRuntime(joe.model)).synthesize(utts)
     out = Engine(rt, buckets).synthesize(utts, max_batch=4)
     snrs = [snr_db(a, b) for a, b in zip(ref, out)]

@@ -23,7 +23,7 @@ HAVE_XLA = importlib.util.find_spec("torch_xla") is not None
 needs_xla = pytest.mark.skipif(not HAVE_XLA,
                                reason="torch-xla is not installed (the XLA lane, .ci/xla-lane, runs these)")
 
-NOISE_OFF = sonorant.SynthesisConfig(noise_scale=0.0, noise_w=0.0, seed=1)
+NOISE_OFF = sonorant.SynthesisConfig(knobs={"noise_scale": 0.0, "noise_w": 0.0}, seed=1)
 JOE_BUCKETS = BucketConfig(id_edges=(64, 256), frame_edges=(128, 256, 512), max_batch=4)
 """Fewer buckets than the default keep the lane's compile time short (XLA:CPU takes ~5-15 s per
 encoder graph); every test sentence fits them (at most 201 ids and 450 frames)."""
