@@ -36,8 +36,6 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from torch import nn
 
-    from .models.vits import Vits
-
 _LOG = logging.getLogger(__name__)
 FORMATS = ("stages", "piper")
 """Values of `--format`."""
@@ -150,8 +148,9 @@ def run_export_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_piper(model: Vits, path: str | Path, config: dict[str, Any] | None = None, *, opset: int = 15) -> Path:
-    """Write `model` as a Piper voice (`path` + `path`.json); `config` is a Piper `.onnx.json` to carry over."""
+def export_piper(model: nn.Module, path: str | Path, config: dict[str, Any] | None = None, *, opset: int = 15) -> Path:
+    """Write `model` (a VITS model) as a Piper voice (`path` + `path`.json); `config` is a Piper `.onnx.json`
+    to carry over."""
     from .voices.piper_export import export_piper_voice
 
     return export_piper_voice(model, path, config, opset=opset)
@@ -197,6 +196,7 @@ def export_stage_graphs(
         "format": STAGES_FORMAT, "static": static, "model_key": model_key(model), "opset": opset,
         "sample_rate": sample_rate or spec.sample_rate, "spec": spec.to_dict(), "graphs": graphs,
     }
+    manifest = json.loads(json.dumps(manifest))  # exactly what the file holds (tuples become lists)
     atomic_write_text(directory / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     _LOG.info("exported %d stage graphs to %s", len(graphs), directory)
     return manifest

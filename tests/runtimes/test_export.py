@@ -183,9 +183,9 @@ def test_export_stages_api_writes_the_runtime_graphs(tiny_x_low_voice: TinyVoice
 
     manifest = export_stage_graphs(tiny_x_low_voice.model, tmp_path, static=True,
                                    buckets=BucketConfig(id_edges=(16,), frame_edges=(32,)), window_sizes=())
-    assert [g["file"] for g in manifest["graphs"]] == ["encode_b1_x16.onnx", "latent_b1_y32.onnx", "vocode_b1_y32.onnx"]
+    assert [g["file"] for g in manifest["graphs"]] == ["encode_b1_x16.onnx", "frames_b1_y32.onnx", "vocode_b1_y32.onnx"]
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
-    assert manifest["hop_length"] == tiny_x_low_voice.cfg.hop_length
+    assert manifest["spec"]["hop"] == tiny_x_low_voice.cfg.hop_length
 
 
 def test_exports_never_overwrite_unasked(tiny_x_low_voice: TinyVoice, tmp_path, capsys) -> None:  # noqa: ANN001
