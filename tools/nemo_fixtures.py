@@ -18,6 +18,14 @@ Setup (what produced the committed fixtures; about 5 minutes here with a warm pi
     /tmp/nemo-venv/bin/python tools/nemo_fixtures.py --nemo-src /path/to/NeMo --out tests/fixtures/nemo
     /tmp/nemo-venv/bin/python tools/nemo_fixtures.py --nemo-src /path/to/NeMo --full   # large, not committed
 
+``--nemo-src`` used for the committed files: NeMo main at 8cfedd7203462cb251a914e700e5605444277561
+(2025-09-20; the wheel ships no configs).  Its FastPitch / HiFi-GAN / transformer / tokenizer_utils /
+submodules / en_us_arpabet modules are identical to the 2.7.3 wheel's; tts_tokenizers, i18n_ipa and helpers
+differ only in docstrings, new classes, an optional heteronym-model hook and ``get_mask_from_lengths``'
+``pad_to_factor``, none of which these models use.  (From a bare mirror, ``git show HEAD:<path>`` each file
+of ``examples/tts/conf`` and ``scripts/tts_dataset_files`` into a directory: ``git archive`` fails there on
+absent large objects.)
+
 The install needed no workaround here: pynini 2.1.6.post1 and pyopenjtalk 0.4.1 built / installed
 from PyPI without intervention.  Nothing in this script needs the network (no NLTK data, no model hub).
 
@@ -939,6 +947,8 @@ def write_readme(out: Path, files, args):
         "(venv recipe and the config choices: the docstring of `tools/nemo_fixtures.py`; configs and",
         "dictionaries from NeMo's `examples/tts/conf` and `scripts/tts_dataset_files`).  Arrays are float32",
         "unless stated; `ids` are padded with the tokenizer's pad id; `*_lens` give the valid lengths.",
+        "Regenerating gives identical weights and arrays; only the `.nemo` bytes change (NeMo names artifacts",
+        "with a random uuid and tar stores mtimes), so leave the files alone unless the fixtures must change.",
         "",
         "## Models",
         "",
