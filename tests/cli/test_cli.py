@@ -48,6 +48,11 @@ def test_voices_lists_joe(capsys: pytest.CaptureFixture[str]) -> None:
         (["speak", "Hi.", "-o", "x.wav", "--noise-scale", "nan"], "noise_scale"),
         (["speak", "Hi.", "-o", "x.wav", "--voice", "nobody"], "unknown voice"),
         (["speak", "Hi.", "-o", "x.wav", "--speaker", "2"], "single speaker"),
+        (["speak", "Hi.", "-o", "x.wav", "--knob", "pace=1.1"], "unknown knob pace"),
+        (["speak", "Hi.", "-o", "x.wav", "--knob", "noise_w"], "NAME=VALUE"),
+        (["speak", "Hi.", "-o", "x.wav", "--knob", "noise_w=x"], "NAME=VALUE"),
+        (["speak", "Hi.", "-o", "x.wav", "--speed", "0"], "speed"),
+        (["speak", "Hi.", "-o", "x.wav", "--voice", "a.nemo"], "unknown voice"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(tmp_path, monkeypatch, capsys, args, message) -> None:  # noqa: ANN001

@@ -29,6 +29,15 @@ def test_speed_maps_to_length_scale(server: Running) -> None:
     assert len(response.content) // 2 == len(ref) < len(slow)
 
 
+def test_knobs_reach_the_voice(server: Running) -> None:
+    cfg = sonorant.SynthesisConfig(seed=13, knobs={"length_scale": 1.7, "noise_scale": 0.2})
+    ref = server.voice.synthesize(TEXT, cfg).samples
+    response = server.client().audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="pcm",
+                                                   extra_body={"seed": 13, "knobs": {"length_scale": 1.7, "noise_scale": 0.2}})
+    got = np.frombuffer(response.content, dtype="<i2")
+    assert len(got) == len(ref) and np.abs(got.astype(np.int32) - to_int16(ref)).max() <= 1
+
+
 def test_streaming_sends_audio_before_synthesis_ends(server: Running) -> None:
     """The worker is held after the request's first piece until the client has read bytes: were the
     response buffered, the client would read nothing and the hold would time out."""
@@ -141,7 +150,10 @@ def test_malformed_requests_are_422(server: Running, body: bytes) -> None:
     assert r.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("extra, message", [({"speaker": 2}, "single speaker"), ({"noise_scale": -1}, "noise_scale")])
+@pytest.mark.parametrize("extra, message", [
+    ({"speaker": 2}, "single speaker"), ({"noise_scale": -1}, "noise_scale"), ({"knobs": {"pace": 1.2}}, "unknown knob"),
+    ({"knobs": {"noise_w": 99}}, "noise_w"),
+])
 def test_bad_settings_are_400_with_the_message(server: Running, extra: dict, message: str) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         server.client().audio.speech.create(model="tts-1", voice="alloy", input="Hi.", extra_body=extra)
@@ -225,6 +237,7 @@ def test_listing_endpoints(server: Running) -> None:
     entry = voices["data"][0]
     assert entry["id"] == server.voice.name and entry["sample_rate"] == server.voice.sample_rate
     assert "alloy" in entry["aliases"] and {"wav", "pcm", "flac"} <= set(voices["formats"])
+    assert entry["family"] == "vits" and [k["name"] for k in entry["knobs"]] == ["length_scale", "noise_scale", "noise_w"]
     models = server.client().models.list()
     assert "tts-1" in [m.id for m in models.data]
     health = httpx.get(server.url + "/health").json()
