@@ -1,0 +1,159 @@
+"""The contract between a model family and everything above `models/` (engine, runtimes, voices, bench,
+server). It is torch-free data plus three stage signatures; a family plugs in by describing itself with
+a `FamilySpec` and giving its model a `stages()` method.
+
+Every family runs as the same three stages around one host read-back:
+
+1. **encode** (parallel, bucketed on the id axis): ids -> per-token features, integer durations, the
+   frame count of each utterance and an optional conditioning vector `g`. The frame counts are the one
+   value read back to the host: they pick the frame bucket of stage 2.
+2. **frames** (parallel, bucketed on the frame axis): length regulation (a path matrix built from
+   cumulative durations and applied with `bmm`) and whatever turns it into the vocoder's input frames
+   (VITS: prior sample and inverse flows; FastPitch: the FFT decoder and the mel projection).
+3. **vocode** (a windowed vocoder with a finite receptive field): frames -> samples, `hop` per frame.
+   Because its reach is finite, streaming decodes it over overlapping windows exactly.
+
+Stage signatures (tensors; `None` inputs/outputs are absent for families that do not use them):
+
+    encode(ids [b, t_x] i64, lengths [b] i64, knobs [b, K] f32, noise [b, Ce, t_x] | None, sid [b] i64 | None)
+        -> tokens [b, Ct, t_x] f32 (zero past each length), durations [b, t_x] f32 (integral, zero on
+           padding), frames [b] i64 (>= 1), g [b, G, 1] | None
+    frames(tokens, durations, mask [b, 1, t_y] f32, knobs [b, K] f32, noise [b, Cz, t_y] | None, g | None)
+        -> z [b, C, t_y] f32, zero where mask is zero
+    vocode(z [b, C, t], lengths [b] i64 | None, g | None) -> audio [b, t * hop] f32
+
+`lengths=None` on the vocoder means no row is padded. Noise is never an input the engine makes: the
+runtime computes it from the utterances' seeds (a pure function of seed, stream, channel and position:
+`sonorant.arrays`), so an utterance's audio does not depend on its batch, bucket or device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+STAGES = ("encode", "frames", "vocode")
+"""The stage names, in order; runtimes key graphs, caches and timings by them."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A per-utterance control of a family (a float; validated against its range)."""
+
+    name: str
+    """The name users set (`SynthesisConfig.knobs`, `--knob`, the server's `knobs`)."""
+    default: float
+    """The value used when none is given (the voice's own default where its card has one)."""
+    low: float
+    """Smallest allowed value."""
+    high: float
+    """Largest allowed value."""
+    doc: str = ""
+    """One line for help texts."""
+    positive: bool = False
+    """True if 0 itself is not allowed (the range is then (low, high])."""
+    rate: str = ""
+    """How speaking rate maps onto this knob: "duration" (a duration multiplier: SSML rate x and
+    `speed` s divide it), "pace" (a speed: they multiply it), or "" (not a rate knob)."""
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Gaussian noise a stage takes: [b, channels, width] from `Ops.normal(seeds, stream, channels, ...)`."""
+
+    stream: int
+    """Stream id (distinct per stage so the draws are unrelated)."""
+    channels: int
+    """Noise channels."""
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """Everything the engine and the runtimes need to know about a loaded model, without torch."""
+
+    family: str
+    """Family name ("vits", "fastpitch", ...): a label for logs, caches and the bench, never branched on."""
+    sample_rate: int
+    """Output samples per second."""
+    hop: int
+    """Audio samples per frame of the vocoder's input."""
+    n_vocab: int
+    """Number of input ids the encoder accepts (0 <= id < n_vocab)."""
+    token_channels: int
+    """Channels of encode's per-token output (Ct)."""
+    channels: int
+    """Channels of the vocoder's input frames (C)."""
+    cond_channels: int = 0
+    """Channels of the conditioning vector g passed from encode to frames and vocode (0: none)."""
+    n_speakers: int = 1
+    """Number of speakers (sid is an input only when > 1)."""
+    knobs: tuple[Knob, ...] = ()
+    """Per-utterance controls, in the column order of the `knobs` input."""
+    encode_noise: Noise | None = None
+    """Noise of the encode stage (over the id axis), or None."""
+    frames_noise: Noise | None = None
+    """Noise of the frames stage (over the frame axis), or None."""
+    vocoder_reach: int = 0
+    """Input frames on each side that can change one output frame of the vocoder (an upper bound)."""
+    frames_reach: int | None = None
+    """Frames on each side that can change one output frame of the frames stage past length regulation
+    (an upper bound), or None if it is global (attention): streaming then computes a sentence's whole
+    frames first and only windows the vocoder."""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Family facts for its own stages and for display (JSON values only)."""
+
+    @property
+    def multi_speaker(self) -> bool:
+        """Whether `sid` is an input of encode."""
+        return self.n_speakers > 1
+
+    def knob(self, name: str) -> Knob:
+        """The knob called `name` (KeyError if this family has none)."""
+        for k in self.knobs:
+            if k.name == name:
+                return k
+        raise KeyError(name)
+
+    def knob_defaults(self) -> tuple[float, ...]:
+        """Every knob's default, in column order."""
+        return tuple(k.default for k in self.knobs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (for caches that must run without the model's code)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FamilySpec:
+        """The inverse of `to_dict`."""
+        d = dict(d)
+        d["knobs"] = tuple(Knob(**k) for k in d.get("knobs", ()))
+        for key in ("encode_noise", "frames_noise"):
+            if d.get(key) is not None:
+                d[key] = Noise(**d[key])
+        return cls(**d)
+
+
+@dataclass
+class Encoded:
+    """The encode stage's results for a batch, in the runtime's array type (the engine reads only
+    `frames`, once, and slices rows of the rest for the scheduler)."""
+
+    tokens: Any
+    """Per-token features [b, Ct, t_x], zero past each row's length."""
+    durations: Any
+    """Frames per token, integral floats [b, t_x] (zero on padding)."""
+    frames: Any
+    """Frames per utterance [b] (int64, at least 1)."""
+    g: Any = None
+    """Conditioning vector [b, G, 1], or None."""
+
+
+class StagedModel(Protocol):
+    """What a family's model (an `nn.Module`) offers runtimes: its spec and its three stage modules,
+    each an `nn.Module` whose `forward` has the signature in this module's docstring."""
+
+    spec: FamilySpec
+
+    def stages(self) -> dict[str, Any]:
+        """{"encode": module, "frames": module, "vocode": module} sharing this model's parameters."""
+        ...
