@@ -18,6 +18,14 @@ Setup (what produced the committed fixtures; about 5 minutes here with a warm pi
     /tmp/nemo-venv/bin/python tools/nemo_fixtures.py --nemo-src /path/to/NeMo --out tests/fixtures/nemo
     /tmp/nemo-venv/bin/python tools/nemo_fixtures.py --nemo-src /path/to/NeMo --full   # large, not committed
 
+``--nemo-src`` used for the committed files: NeMo main at 8cfedd7203462cb251a914e700e5605444277561
+(2025-09-20; the wheel ships no configs).  Its FastPitch / HiFi-GAN / transformer / tokenizer_utils /
+submodules / en_us_arpabet modules are identical to the 2.7.3 wheel's; tts_tokenizers, i18n_ipa and helpers
+differ only in docstrings, new classes, an optional heteronym-model hook and ``get_mask_from_lengths``'
+``pad_to_factor``, none of which these models use.  (From a bare mirror, ``git show HEAD:<path>`` each file
+of ``examples/tts/conf`` and ``scripts/tts_dataset_files`` into a directory: ``git archive`` fails there on
+absent large objects.)
+
 The install needed no workaround here: pynini 2.1.6.post1 and pyopenjtalk 0.4.1 built / installed
 from PyPI without intervention.  Nothing in this script needs the network (no NLTK data, no model hub).
 
@@ -510,18 +518,18 @@ def fastpitch_infer_case(model, id_lists, pitch_shift, pace_tok, speaker=None):
         )
     reps = round_durations(durs_pred, pace_tok)
     assert torch.equal(reps.sum(1), dec_lens)
-    out = dict(
-        ids=ids.numpy(),
-        ids_lens=lens.numpy(),
-        pitch_shift=pitch_shift.numpy(),
-        pace_tokens=pace_tok.numpy(),
-        mel=spect.float().numpy(),
-        mel_lens=dec_lens.numpy(),
-        durs_pred=durs_pred.float().numpy(),
-        log_durs_pred=log_durs.float().numpy(),
-        durs=reps.numpy(),
-        pitch_pred=pitch_pred.float().numpy(),
-    )
+    out = {
+        "ids": ids.numpy(),
+        "ids_lens": lens.numpy(),
+        "pitch_shift": pitch_shift.numpy(),
+        "pace_tokens": pace_tok.numpy(),
+        "mel": spect.float().numpy(),
+        "mel_lens": dec_lens.numpy(),
+        "durs_pred": durs_pred.float().numpy(),
+        "log_durs_pred": log_durs.float().numpy(),
+        "durs": reps.numpy(),
+        "pitch_pred": pitch_pred.float().numpy(),
+    }
     if spk is not None:
         out["speaker"] = spk.numpy()
     return out
@@ -634,32 +642,50 @@ def tokenizer_reference(model, model_file: str, cfg, full_tokenizer=None) -> dic
 
 TOKENIZER_NOTES = {
     "arpabet": [
-        "vocabulary is fixed (not read from the dictionary): ' ' (id 0), 24 consonants, 15 vowels x stress 0/1/2,"
-        " a-z, apostrophe, the 15 punctuation marks, then <pad>, <oov> (no blank: add_blank_at is None)",
+        (
+            "vocabulary is fixed (not read from the dictionary): ' ' (id 0), 24 consonants, 15 vowels x stress 0/1/2,"
+            " a-z, apostrophe, the 15 punctuation marks, then <pad>, <oov> (no blank: add_blank_at is None)"
+        ),
         "dictionary: latin-1, lines starting A-Z or ', 'WORD(n)  PH PH ...' split on two spaces, words lowercased",
-        "words with more than one pronunciation (hello, the, and, a, ...) are spelled as letters because"
-        " EnglishG2p's ignore_ambiguous_words defaults to True; heteronyms are always spelled as letters",
-        "unknown words -> lowercase letters; words not in the dict ending in 's / s use the stem's first"
-        " pronunciation + Z; an unknown hyphenated word is split on '-' and each part looked up, '-' kept",
-        "spaces: a space is kept only after a non-space, trailing spaces dropped; characters outside the"
-        " vocabulary (digits, tab, newline, non-ASCII letters after accent stripping, dashes) are dropped"
-        " silently (with a warning), so 'tab\\tand' gives no space between the words",
+        (
+            "words with more than one pronunciation (hello, the, and, a, ...) are spelled as letters because"
+            " EnglishG2p's ignore_ambiguous_words defaults to True; heteronyms are always spelled as letters"
+        ),
+        (
+            "unknown words -> lowercase letters; words not in the dict ending in 's / s use the stem's first"
+            " pronunciation + Z; an unknown hyphenated word is split on '-' and each part looked up, '-' kept"
+        ),
+        (
+            "spaces: a space is kept only after a non-space, trailing spaces dropped; characters outside the"
+            " vocabulary (digits, tab, newline, non-ASCII letters after accent stripping, dashes) are dropped"
+            " silently (with a warning), so 'tab\\tand' gives no space between the words"
+        ),
         "parse() = encode() with phoneme_probability forced to 1.0; pad_with_space adds ' ' at both ends",
         "|...| passes space-separated ARPAbet symbols through unchanged",
     ],
     "ipa": [
-        "vocabulary = sorted(set of every char in the dictionary's pronunciations + every grapheme of its words"
-        " (uppercased, punctuation removed, digits kept) + apostrophe + punctuation list), then ' ', <pad>, <oov>;"
-        " so it depends on the dictionary file (the reduced one here keeps the full file's symbol set)",
-        "dictionary: utf-8, NFC, 'WORD(n)  pron' split on whitespace, every char of pron is one symbol"
-        " (ˈ ˌ stress marks are separate tokens; diphthongs are two tokens)",
-        "ignore_ambiguous_words is False: the first pronunciation of an ambiguous word is used;"
-        " heteronyms are spelled as uppercase graphemes",
-        "unknown words -> uppercase graphemes (grapheme_prefix ''), digits included as tokens;"
-        " 's / s rules: stem + s after t, + ɪz after s for 's, else + z",
-        "spaces: unlike the ARPAbet tokenizer every space is kept (the space token is in the vocabulary,"
-        " so the dedup branch is bypassed): double spaces and a leading space survive; trailing spaces"
-        " dropped; a text of only spaces raises IndexError inside NeMo (recorded as 'error')",
+        (
+            "vocabulary = sorted(set of every char in the dictionary's pronunciations + every grapheme of its words"
+            " (uppercased, punctuation removed, digits kept) + apostrophe + punctuation list), then ' ', <pad>, <oov>;"
+            " so it depends on the dictionary file (the reduced one here keeps the full file's symbol set)"
+        ),
+        (
+            "dictionary: utf-8, NFC, 'WORD(n)  pron' split on whitespace, every char of pron is one symbol"
+            " (ˈ ˌ stress marks are separate tokens; diphthongs are two tokens)"
+        ),
+        (
+            "ignore_ambiguous_words is False: the first pronunciation of an ambiguous word is used;"
+            " heteronyms are spelled as uppercase graphemes"
+        ),
+        (
+            "unknown words -> uppercase graphemes (grapheme_prefix ''), digits included as tokens;"
+            " 's / s rules: stem + s after t, + ɪz after s for 's, else + z"
+        ),
+        (
+            "spaces: unlike the ARPAbet tokenizer every space is kept (the space token is in the vocabulary,"
+            " so the dedup branch is bypassed): double spaces and a leading space survive; trailing spaces"
+            " dropped; a text of only spaces raises IndexError inside NeMo (recorded as 'error')"
+        ),
         "'ß' is uppercased to 'SS' by the G2P (str.upper) and looked up as a word",
         "parse() = encode() with phoneme_probability forced to 1.0; pad_with_space adds ' ' at both ends",
     ],
@@ -921,6 +947,8 @@ def write_readme(out: Path, files, args):
         "(venv recipe and the config choices: the docstring of `tools/nemo_fixtures.py`; configs and",
         "dictionaries from NeMo's `examples/tts/conf` and `scripts/tts_dataset_files`).  Arrays are float32",
         "unless stated; `ids` are padded with the tokenizer's pad id; `*_lens` give the valid lengths.",
+        "Regenerating gives identical weights and arrays; only the `.nemo` bytes change (NeMo names artifacts",
+        "with a random uuid and tar stores mtimes), so leave the files alone unless the fixtures must change.",
         "",
         "## Models",
         "",

@@ -30,13 +30,16 @@ __all__ = [
 def load_voice(
     voice: str | Path | None = None,
     *,
+    vocoder: str | Path | None = None,
     device: str = "auto",
     runtime: str = "auto",
     buckets: BucketConfig | None = None,
     runtime_options: dict[str, object] | None = None,
     warmup: bool = False,
 ) -> Voice:
-    """Load a voice: None for the bundled default (joe, medium), a bundled name, or a Piper `.onnx` path.
+    """Load a voice: None for the bundled default (joe, medium), a bundled name, a Piper `.onnx` path, or a
+    NeMo FastPitch `.nemo` path with `vocoder` a NeMo HiFi-GAN `.nemo` (a mel vocoder with the same mel
+    configuration). The file's format picks its loader (`sonorant.voices.registry`).
 
     `device` is "auto" (a CUDA GPU if torch can use one, else the CPU), "cpu", "cuda", "cuda:N" or
     "xla"; an unknown or unavailable device is a `ConfigError` naming what exists. `runtime` picks how
@@ -48,11 +51,9 @@ def load_voice(
     """
     from .devices import resolve
     from .runtimes import make_runtime
-    from .voices.piper import read_piper_config
-    from .voices.registry import model_source, resolve_voice
+    from .voices.registry import load
 
-    files = resolve_voice(voice)
-    config = read_piper_config(files.config)
+    loaded = load(voice, **({} if vocoder is None else {"vocoder": vocoder}))
     device, runtime = resolve(device, runtime)
     options = dict(runtime_options or {})
     given = options.pop("device", None)
@@ -64,9 +65,7 @@ def load_voice(
         options["device"] = int(device.split(":")[1])
     elif runtime == "xla" and ":" in device:
         options["device"] = device
-    source = model_source(files)
-    loaded = Voice(make_runtime(runtime, source, **options), config, files.name, files.model, buckets=buckets,
-                   source=source)
+    result = Voice(make_runtime(runtime, loaded.source, **options), loaded, buckets=buckets)
     if warmup:
-        loaded.engine.warmup()
-    return loaded
+        result.engine.warmup()
+    return result

@@ -21,10 +21,15 @@ def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
     from .bench.cli import PRECISION_CHOICES, RUNTIME_CHOICES
 
     p.add_argument("--voice", "-m", "--model", dest="voice", default=None,
-                   help="bundled voice name (default: joe) or path to a Piper .onnx")
-    p.add_argument("--length-scale", type=float, default=None, help="duration multiplier (>1 slower)")
-    p.add_argument("--noise-scale", type=float, default=None, help="prior noise (voice default if unset)")
-    p.add_argument("--noise-w", type=float, default=None, help="duration noise (voice default if unset)")
+                   help="bundled voice name (default: joe), a Piper .onnx, or a NeMo FastPitch .nemo (with --vocoder)")
+    p.add_argument("--vocoder", default=None, help="mel vocoder for a spectrogram voice: a NeMo HiFi-GAN .nemo")
+    p.add_argument("--speed", type=float, default=1.0, help="speaking rate for any voice (>1 faster; default 1)")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="set one of the voice family's controls (repeatable; `sonorant voices` lists them): "
+                        "VITS length_scale, noise_scale, noise_w; FastPitch pace, pitch_shift, pitch_scale")
+    p.add_argument("--length-scale", type=float, default=None, help="VITS: duration multiplier (>1 slower)")
+    p.add_argument("--noise-scale", type=float, default=None, help="VITS: prior noise (voice default if unset)")
+    p.add_argument("--noise-w", type=float, default=None, help="VITS: duration noise (voice default if unset)")
     p.add_argument("--speaker", default=None, help="speaker id or name (multi-speaker voices)")
     p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible audio")
     p.add_argument("--sentence-silence", type=float, default=0.0, help="seconds of silence between sentences")
@@ -68,10 +73,11 @@ def _build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--no-normalize", dest="no_normalize_ambiguous", action="store_true", help=argparse.SUPPRESS)
     _add_synthesis_args(speak)
 
-    voices = sub.add_parser("voices", help="list bundled voices and any given .onnx voices",
-                            description="List the bundled voices (and any Piper .onnx voices given) with their "
+    voices = sub.add_parser("voices", help="list bundled voices and any voice files given",
+                            description="List the bundled voices (and any voice files given) with their family, "
                                         "language, quality, sample rate and speakers.")
-    voices.add_argument("paths", nargs="*", help="extra Piper .onnx voices to describe")
+    voices.add_argument("paths", nargs="*", help="extra voices to describe (Piper .onnx, NeMo FastPitch .nemo)")
+    voices.add_argument("--vocoder", default=None, help="the mel vocoder (.nemo) of the .nemo voices given")
 
     from .bench.cli import add_bench_parser
 
@@ -88,20 +94,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _voices(args: argparse.Namespace) -> int:
-    from .voices.piper import read_piper_config
-    from .voices.registry import bundled_voice_names, resolve_voice
+    from .voices.registry import bundled_voice_names, load
 
-    rows = [("name", "language", "quality", "sample rate", "speakers", "source")]
-    entries = [(resolve_voice(n), "bundled") for n in bundled_voice_names()]
-    entries += [(resolve_voice(p), str(Path(p))) for p in args.paths]
-    for files, source in entries:
-        cfg = read_piper_config(files.config)
-        speakers = str(cfg.num_speakers)
-        if cfg.speaker_id_map:
-            names = sorted(cfg.speaker_id_map, key=cfg.speaker_id_map.get)
+    rows = [("name", "family", "language", "quality", "sample rate", "speakers", "source")]
+    entries = [(load(n), "bundled") for n in bundled_voice_names()]
+    entries += [(load(p, **({"vocoder": args.vocoder} if args.vocoder else {})), str(Path(p))) for p in args.paths]
+    for loaded, source in entries:
+        card = loaded.card
+        speakers = str(card.num_speakers)
+        if card.speakers:
+            names = sorted(card.speakers, key=card.speakers.get)
             speakers += " (" + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") + ")"
-        rows.append((files.name, cfg.language or cfg.espeak_voice, cfg.quality or "?", str(cfg.sample_rate),
-                     speakers, source if source == "bundled" else str(files.model)))
+        rows.append((card.name, card.family, card.language or "?", card.quality or "?", str(card.sample_rate),
+                     speakers, source if source == "bundled" else str(loaded.path)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -106,6 +106,10 @@ class Ops(Protocol):
         """`x` zero-padded on its last axis to `width`."""
         ...
 
+    def mask(self, lengths: Any, width: int) -> Any:
+        """Float32 [b, 1, width]: 1 where position < lengths[i], else 0."""
+        ...
+
     def normal(self, seeds: Any, stream: int, channels: int, width: int, lengths: Any) -> Any:
         """N(0, 1) noise [b, channels, width] float32 from `seeds` [b] (int64) on the device; frames at or
         past each row's `lengths` [b] are zero."""
@@ -158,6 +162,9 @@ class NumpyOps:
         if extra <= 0:
             return x
         return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, extra)])
+
+    def mask(self, lengths: np.ndarray, width: int) -> np.ndarray:
+        return (np.arange(width)[None, None, :] < np.asarray(lengths)[:, None, None]).astype(np.float32)
 
     def normal(self, seeds: np.ndarray, stream: int, channels: int, width: int, lengths: np.ndarray) -> np.ndarray:
         return numpy_normal(seeds, stream, channels, width, lengths)

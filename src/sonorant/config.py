@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .models.base import Knob
 
 
 @dataclass(frozen=True)
 class SynthesisConfig:
-    """How to speak: fields left None take the voice's own defaults (its `inference` section)."""
+    """How to speak; what is left unset takes the voice's own defaults."""
 
-    length_scale: float | None = None
-    """Duration multiplier: > 1 speaks slower, < 1 faster."""
-    noise_scale: float | None = None
-    """Prior noise (expressiveness of the waveform); 0 makes the output deterministic given durations."""
-    noise_w: float | None = None
-    """Duration noise (rhythm variation); 0 gives deterministic durations."""
+    knobs: Mapping[str, float] = field(default_factory=dict)
+    """The voice family's controls by name (`Voice.knobs` lists them with ranges and defaults): VITS has
+    length_scale, noise_scale and noise_w; FastPitch pace, pitch_shift and pitch_scale. Unset ones take
+    the voice's defaults; a name the voice's family does not have is an error."""
+    speed: float = 1.0
+    """Speaking rate for any family (> 1 faster): divides a duration-multiplier knob (VITS's
+    length_scale), multiplies a pace knob (FastPitch's pace)."""
     speaker: int | str | None = None
     """Speaker id or name for multi-speaker voices (None = the voice's first speaker)."""
     seed: int | None = None
@@ -38,12 +44,12 @@ class SynthesisConfig:
 class ResolvedConfig:
     """A `SynthesisConfig` with the voice's defaults filled in and every value checked."""
 
-    length_scale: float
-    """Duration multiplier (> 0)."""
-    noise_scale: float
-    """Prior noise (>= 0)."""
-    noise_w: float
-    """Duration noise (>= 0)."""
+    knobs: tuple[float, ...]
+    """Every knob of the voice's family, in its column order, with `speed` applied."""
+    knob_names: tuple[str, ...]
+    """Their names."""
+    rates: tuple[str, ...]
+    """Each knob's rate role ("duration", "pace" or ""), for per-sentence rate changes (SSML)."""
     speaker_id: int | None
     """Speaker index, or None for a single-speaker voice."""
     seed: int | None
@@ -56,6 +62,21 @@ class ResolvedConfig:
     """Gain on the samples (>= 0)."""
     normalize_audio: bool = False
     """Whether each sentence is peak-normalized before the gain."""
+
+    def knob(self, name: str) -> float:
+        """The value of knob `name` (KeyError if the voice's family has none)."""
+        return self.knobs[self.knob_names.index(name)] if name in self.knob_names else _missing(name)
+
+    def knobs_at_rate(self, rate: float) -> tuple[float, ...]:
+        """The knobs for a sentence spoken `rate` times as long (SSML prosody rate: 2.0 = half speed)."""
+        if rate == 1.0:
+            return self.knobs
+        return tuple(v * rate if r == "duration" else v / rate if r == "pace" else v
+                     for v, r in zip(self.knobs, self.rates))
+
+
+def _missing(name: str) -> float:
+    raise KeyError(name)
 
 
 def _number(name: str, value: object, *, positive: bool = False, limit: float = 100.0) -> float:
@@ -74,13 +95,13 @@ def _number(name: str, value: object, *, positive: bool = False, limit: float = 
 def resolve_config(
     cfg: SynthesisConfig | None,
     *,
-    length_scale: float,
-    noise_scale: float,
-    noise_w: float,
+    knobs: Sequence[Knob],
+    defaults: Mapping[str, float],
     num_speakers: int,
-    speaker_id_map: dict[str, int],
+    speaker_id_map: Mapping[str, int],
 ) -> ResolvedConfig:
-    """Fill `cfg`'s unset fields from a voice's defaults and validate all of them (ConfigError if bad)."""
+    """Fill `cfg`'s unset fields from a voice's defaults (`defaults` over each knob's own) and validate all
+    of them (ConfigError if bad)."""
     cfg = cfg or SynthesisConfig()
     if not isinstance(cfg, SynthesisConfig):
         raise ConfigError(f"expected a sonorant.SynthesisConfig, got {type(cfg).__name__}")
@@ -105,11 +126,23 @@ def resolve_config(
     seed = cfg.seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
         raise ConfigError(f"seed must be an integer from 0 to 2^63 - 1, got {seed!r}")
+    given = cfg.knobs if cfg.knobs is not None else {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"knobs must be a mapping of names to numbers, got {type(given).__name__}")
+    names = [k.name for k in knobs]
+    unknown = sorted(str(n) for n in given if n not in names)
+    if unknown:
+        raise ConfigError(f"unknown knob {', '.join(unknown)}: this voice's knobs are {', '.join(names) or 'none'}")
+    speed = _number("speed", cfg.speed, positive=True, limit=20.0)
+    values = []
+    for k in knobs:
+        value = given[k.name] if k.name in given else defaults.get(k.name, k.default)
+        value = _knob_value(k, value)
+        values.append(value / speed if k.rate == "duration" else value * speed if k.rate == "pace" else value)
     return ResolvedConfig(
-        length_scale=_number("length_scale", length_scale if cfg.length_scale is None else cfg.length_scale,
-                             positive=True, limit=20.0),
-        noise_scale=_number("noise_scale", noise_scale if cfg.noise_scale is None else cfg.noise_scale, limit=10.0),
-        noise_w=_number("noise_w", noise_w if cfg.noise_w is None else cfg.noise_w, limit=10.0),
+        knobs=tuple(values),
+        knob_names=tuple(names),
+        rates=tuple(k.rate for k in knobs),
         speaker_id=speaker_id,
         seed=seed,
         sentence_silence=_number("sentence_silence", cfg.sentence_silence, limit=60.0),
@@ -117,6 +150,21 @@ def resolve_config(
         volume=_number("volume", cfg.volume, limit=100.0),
         normalize_audio=_flag("normalize_audio", cfg.normalize_audio),
     )
+
+
+def _knob_value(knob: Knob, value: object) -> float:
+    """`value` checked against `knob`'s range."""
+    name = knob.name
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be finite, got {value}")
+    if value < knob.low or (knob.positive and value <= knob.low):
+        raise ConfigError(f"{name} must be {'>' if knob.positive else '>='} {knob.low:g}, got {value:g}")
+    if value > knob.high:
+        raise ConfigError(f"{name} must be at most {knob.high:g}, got {value:g}")
+    return value
 
 
 def _flag(name: str, value: object) -> bool:

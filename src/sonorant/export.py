@@ -4,14 +4,14 @@
                     [--frame-edges 64,128,...] [--batch-sizes 1,4] [--window-sizes 58,74]
     sonorant export --format piper [--voice V] -o VOICE.onnx
 
-`--format stages` writes the encode / latent / vocode graphs that sonorant's ONNX Runtime and TensorRT
-runtimes run: by default one graph per stage with dynamic batch / phoneme / frame axes; with
-`--static`, one graph per bucket, each with fixed shapes (encode per batch size x id bucket; latent
-and vocode per batch size x frame bucket, latent keeping its phoneme axis dynamic since only the
+`--format stages` writes the encode / frames / vocode graphs that sonorant's ONNX Runtime and TensorRT
+runtimes run, for any family: by default one graph per stage with dynamic batch / id / frame axes;
+with `--static`, one graph per bucket, each with fixed shapes (encode per batch size x id bucket;
+frames and vocode per batch size x frame bucket, frames keeping its id axis dynamic since only the
 path matrix sees it; vocode also per streaming window size at batch 1). A `manifest.json` lists every
 file with its inputs, outputs and shapes.
 
-`--format piper` writes `VOICE.onnx` + `VOICE.onnx.json` with Piper's inputs and outputs, which
+`--format piper` (VITS voices only) writes `VOICE.onnx` + `VOICE.onnx.json` with Piper's inputs and outputs, which
 piper-tts (and anything else that runs Piper voices) loads as one of its own; the voice's own
 `.onnx.json` fields (phoneme map, espeak voice, speakers, inference defaults) are carried over.
 
@@ -34,9 +34,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    import torch
-
-    from .models.vits import Vits
+    from torch import nn
 
 _LOG = logging.getLogger(__name__)
 FORMATS = ("stages", "piper")
@@ -65,7 +63,8 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "(dynamic axes, or one per bucket with --static) into a directory; --format piper writes a "
                     ".onnx + .onnx.json that piper-tts loads.",
     )
-    p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
+    p.add_argument("--voice", default=None, help="bundled voice name (default: joe), a Piper .onnx or a NeMo .nemo")
+    p.add_argument("--vocoder", default=None, help="the mel vocoder (NeMo HiFi-GAN .nemo) of a .nemo voice")
     p.add_argument("--format", choices=FORMATS, default="stages", help="what to write (default: stages)")
     p.add_argument("-o", "--output", required=True,
                    help="stages: a directory; piper: the .onnx path (or a directory to write <voice>.onnx in)")
@@ -90,16 +89,17 @@ def _staging(target: Path) -> Path:
 
 def run_export_command(args: argparse.Namespace) -> int:
     """Run `sonorant export` for parsed `args`; returns the exit status."""
-    from .voices.piper import load_piper_model
-    from .voices.registry import resolve_voice
+    from .voices.registry import load
 
-    files = resolve_voice(args.voice)
+    loaded = load(args.voice, **({"vocoder": args.vocoder} if getattr(args, "vocoder", None) else {}))
     out = Path(args.output).expanduser()
     force = bool(getattr(args, "force", False))
     if args.format == "piper":
+        if loaded.card.family != "vits" or loaded.path is None or loaded.path.suffix != ".onnx":
+            raise ConfigError("--format piper writes Piper (VITS) voices only; export other families with --format stages")
         if args.static or args.id_edges or args.frame_edges or args.window_sizes:
             raise ConfigError("--static and the bucket options apply to --format stages only")
-        target = out / f"{files.name}.onnx" if out.is_dir() or not out.suffix else out
+        target = out / f"{loaded.card.name}.onnx" if out.is_dir() or not out.suffix else out
         if target.suffix != ".onnx":
             raise ConfigError(f"a Piper voice is written to a .onnx path, got {target}")
         side = target.with_name(target.name + ".json")
@@ -110,10 +110,10 @@ def run_export_command(args: argparse.Namespace) -> int:
                 raise ConfigError(f"{path} already exists: give --force to replace it")
         if not target.parent.is_dir():
             raise ConfigError(f"directory {target.parent} does not exist")
-        config = json.loads(files.config.read_text(encoding="utf-8"))
+        config = json.loads(loaded.path.with_name(loaded.path.name + ".json").read_text(encoding="utf-8"))
         staging = _staging(target)
         try:
-            written = export_piper(load_piper_model(files.model), staging / target.name, config, opset=args.opset or 15)
+            written = export_piper(loaded.source.get(), staging / target.name, config, opset=args.opset or 15)
             os.replace(written.with_name(written.name + ".json"), side)
             os.replace(written, target)
         finally:
@@ -136,9 +136,8 @@ def run_export_command(args: argparse.Namespace) -> int:
     staging = _staging(out)
     try:
         manifest = export_stage_graphs(
-            load_piper_model(files.model), staging, static=args.static, buckets=buckets, batch_sizes=batch_sizes,
-            window_sizes=window_sizes, opset=args.opset or 17,
-            sample_rate=json.loads(files.config.read_text(encoding="utf-8")).get("audio", {}).get("sample_rate"),
+            loaded.source.get(), staging, static=args.static, buckets=buckets, batch_sizes=batch_sizes,
+            window_sizes=window_sizes, opset=args.opset or 17, sample_rate=loaded.card.sample_rate,
         )
         if out.exists():
             shutil.rmtree(out)
@@ -149,15 +148,16 @@ def run_export_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_piper(model: Vits, path: str | Path, config: dict[str, Any] | None = None, *, opset: int = 15) -> Path:
-    """Write `model` as a Piper voice (`path` + `path`.json); `config` is a Piper `.onnx.json` to carry over."""
+def export_piper(model: nn.Module, path: str | Path, config: dict[str, Any] | None = None, *, opset: int = 15) -> Path:
+    """Write `model` (a VITS model) as a Piper voice (`path` + `path`.json); `config` is a Piper `.onnx.json`
+    to carry over."""
     from .voices.piper_export import export_piper_voice
 
     return export_piper_voice(model, path, config, opset=opset)
 
 
 def export_stage_graphs(
-    model: Vits,
+    model: nn.Module,
     directory: str | Path,
     *,
     static: bool = False,
@@ -169,7 +169,7 @@ def export_stage_graphs(
 ) -> dict[str, Any]:
     """Write the stage graphs of `model` into `directory` with a manifest.json, and return the manifest.
 
-    Dynamic (default): encode.onnx, latent.onnx, vocode.onnx (+ vocode_full.onnx, the unmasked decoder
+    Dynamic (default): encode.onnx, frames.onnx, vocode.onnx (+ vocode_full.onnx, the unmasked vocoder
     for windows without padding), as the ONNX Runtime runtime uses them. Static: one graph per bucket.
     """
     import torch
@@ -181,22 +181,22 @@ def export_stage_graphs(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model = model.to("cpu", torch.float32).eval()
-    cfg = model.cfg
+    spec = model.spec
     if static:
         buckets = buckets or BucketConfig()
         if window_sizes is None:
             from .runtimes.tensorrt import default_window_sizes
 
-            window_sizes = default_window_sizes(cfg, buckets)
+            window_sizes = default_window_sizes(spec, buckets)
         graphs = _export_static(model, directory, buckets, batch_sizes, window_sizes, opset)
     else:
         paths = export_stages(model, directory)
         graphs = [_describe(path, stage, None) for stage, path in paths.items()]
     manifest = {
         "format": STAGES_FORMAT, "static": static, "model_key": model_key(model), "opset": opset,
-        "sample_rate": sample_rate, "hop_length": cfg.hop_length, "n_speakers": cfg.n_speakers,
-        "inter_channels": cfg.inter_channels, "graphs": graphs,
+        "sample_rate": sample_rate or spec.sample_rate, "spec": spec.to_dict(), "graphs": graphs,
     }
+    manifest = json.loads(json.dumps(manifest))  # exactly what the file holds (tuples become lists)
     atomic_write_text(directory / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     _LOG.info("exported %d stage graphs to %s", len(graphs), directory)
     return manifest
@@ -215,51 +215,30 @@ def _describe(path: Path, stage: str, bucket: dict[str, int] | None) -> dict[str
             "inputs": {i.name: dims(i) for i in graph.input}, "outputs": {o.name: dims(o) for o in graph.output}}
 
 
-def _export_static(model: Vits, directory: Path, buckets: Any, batch_sizes: Sequence[int],
+def _export_static(model: nn.Module, directory: Path, buckets: Any, batch_sizes: Sequence[int],
                    window_sizes: Sequence[int], opset: int) -> list[dict[str, Any]]:
-    import torch
+    from .runtimes.base import stage_outputs
+    from .runtimes.onnx_export import example_inputs, export_onnx
+    from .runtimes.stage_modules import stage_calls
 
-    from .runtimes.onnx_export import _Encode, _Latent, _Vocode, export_onnx
-
-    cfg = model.cfg
-    multi = cfg.n_speakers > 1
-    c = cfg.inter_channels
+    spec, calls = model.spec, stage_calls(model, unit_axis=False)
     graphs: list[dict[str, Any]] = []
 
-    def encode_inputs(b: int, t_x: int) -> tuple[torch.Tensor, ...]:
-        ids = torch.randint(1, cfg.n_vocab, (b, t_x), generator=torch.Generator().manual_seed(0))
-        ones = torch.ones(b)
-        sid = (torch.zeros(b, dtype=torch.long),) if multi else ()
-        return (ids, torch.full((b,), t_x, dtype=torch.long), ones, ones, torch.zeros(b, 2, t_x)) + sid
+    def write(graph: str, feeds: dict[str, Any], name: str, bucket: dict[str, Any], dynamic: dict) -> None:
+        path = export_onnx(calls[graph], tuple(feeds.values()), directory / name, list(feeds),
+                           stage_outputs(spec, graph), dynamic, opset=opset)
+        graphs.append(_describe(path, graph, bucket))
 
-    enc_names = ["ids", "lengths", "noise_w", "length_scale", "dur_noise"] + (["sid"] if multi else [])
-    enc_out = ["m_p", "logs_p", "durations", "frames"] + (["g"] if multi else [])
     for b in sorted(set(batch_sizes)):
         for t_x in buckets.id_edges:
-            path = export_onnx(_Encode(model), encode_inputs(b, t_x), directory / f"encode_b{b}_x{t_x}.onnx",
-                               enc_names, enc_out, {}, opset=opset)
-            graphs.append(_describe(path, "encode", {"batch": b, "phonemes": t_x}))
-        with torch.no_grad():
-            enc = model.encode(*encode_inputs(b, buckets.id_edges[0]))
-        g_in = (enc.g,) if multi else ()
+            feeds = example_inputs(model, b, t_x, ragged=False)
+            write("encode", feeds["encode"], f"encode_b{b}_x{t_x}.onnx", {"batch": b, "ids": t_x}, {})
         for t_y in buckets.frame_edges:
-            z_noise = torch.zeros(b, c, t_y)
-            ones = torch.ones(b)
-            path = export_onnx(
-                _Latent(model), (enc.m_p, enc.logs_p, enc.durations, enc.frames, ones, z_noise) + g_in,
-                directory / f"latent_b{b}_y{t_y}.onnx",
-                ["m_p", "logs_p", "durations", "frames", "noise_scale", "z_noise"] + (["g"] if multi else []), ["z"],
-                {"m_p": {2: "phonemes"}, "logs_p": {2: "phonemes"}, "durations": {1: "phonemes"}}, opset=opset,
-            )
-            graphs.append(_describe(path, "latent", {"batch": b, "frames": t_y}))
-            path = export_onnx(_Vocode(model), (z_noise, torch.full((b,), t_y, dtype=torch.long)) + g_in,
-                               directory / f"vocode_b{b}_y{t_y}.onnx", ["z", "frames"] + (["g"] if multi else []),
-                               ["audio"], {}, opset=opset)
-            graphs.append(_describe(path, "vocode", {"batch": b, "frames": t_y}))
-    g1 = (torch.zeros(1, cfg.gin_channels, 1),) if multi else ()
+            feeds = example_inputs(model, b, buckets.id_edges[0], t_y, ragged=False)
+            write("frames", feeds["frames"], f"frames_b{b}_y{t_y}.onnx", {"batch": b, "frames": t_y},
+                  {"tokens": {2: "ids"}, "durations": {1: "ids"}})
+            write("vocode", feeds["vocode"], f"vocode_b{b}_y{t_y}.onnx", {"batch": b, "frames": t_y}, {})
     for size in sorted(set(window_sizes)):
-        path = export_onnx(_Vocode(model), (torch.zeros(1, c, size), torch.tensor([size])) + g1,
-                           directory / f"vocode_b1_w{size}.onnx", ["z", "frames"] + (["g"] if multi else []),
-                           ["audio"], {}, opset=opset)
-        graphs.append(_describe(path, "vocode", {"batch": 1, "frames": size, "window": True}))
+        feeds = example_inputs(model, 1, buckets.id_edges[0], size, ragged=False)
+        write("vocode", feeds["vocode"], f"vocode_b1_w{size}.onnx", {"batch": 1, "frames": size, "window": True}, {})
     return graphs

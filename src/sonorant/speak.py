@@ -110,6 +110,25 @@ def read_text(args: argparse.Namespace) -> str:
         raise ConfigError(f"standard input is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def knobs_from_args(args: argparse.Namespace) -> dict[str, float]:
+    """The knobs the command line sets: each --knob NAME=VALUE, and Piper's --length-scale, --noise-scale
+    and --noise-w (the VITS knobs of those names)."""
+    knobs: dict[str, float] = {}
+    for item in getattr(args, "knob", None) or []:
+        name, sep, value = item.partition("=")
+        try:
+            knobs[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ConfigError(f"--knob takes NAME=VALUE with a number, got {item!r}")
+    for name in ("length_scale", "noise_scale", "noise_w"):
+        value = getattr(args, name, None)
+        if value is not None:
+            knobs[name] = value
+    return knobs
+
+
 def run_speak(args: argparse.Namespace) -> int:
     """Run `sonorant speak` for parsed `args`; returns the exit status."""
     from . import SynthesisConfig, load_voice
@@ -130,12 +149,12 @@ def run_speak(args: argparse.Namespace) -> int:
 
         if not is_ssml(text):
             text = f"<speak>{text}</speak>"
-    cfg = SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-                          speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence,
+    cfg = SynthesisConfig(knobs=knobs_from_args(args), speed=args.speed, speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence,
                           normalize_text=not args.no_text_normalize, volume=args.volume,
                           normalize_audio=args.normalize_audio)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
-    voice = load_voice(args.voice, device=args.device, runtime=args.runtime, runtime_options=options)
+    voice = load_voice(args.voice, vocoder=args.vocoder, device=args.device, runtime=args.runtime,
+                       runtime_options=options)
     resolved = voice.resolve(cfg)  # bad settings fail here, before anything is written
     if args.show_text:
         trace = voice.analyze(text, normalize=resolved.normalize_text)

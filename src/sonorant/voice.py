@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,44 +15,41 @@ from .audio import Audio, AudioChunk
 from .config import ResolvedConfig, SynthesisConfig, resolve_config
 from .engine import BucketConfig, Engine, StreamConfig, Utterance
 from .errors import TextError
+from .models.base import Knob
 from .runtimes import Runtime
-from .text import get_phonemizer
 from .text.pipeline import SentencePlan, TextPipeline
-from .voices.piper import PiperVoiceConfig
+from .voices.card import LoadedVoice, VoiceCard
 
 if TYPE_CHECKING:
-    from .models.vits import Vits
-    from .runtimes.cache import LazyModel
+    from torch import nn
 
 _LOG = logging.getLogger(__name__)
 
 
 class Voice:
-    """A loaded voice: its model, its phoneme inventory and defaults, and the engine that runs it."""
+    """A loaded voice of any family: its card, its text front end, and the engine that runs its model."""
 
     def __init__(
         self,
         runtime: Runtime,
-        config: PiperVoiceConfig,
-        name: str,
-        path: Path | None = None,
+        loaded: LoadedVoice,
         *,
         buckets: BucketConfig | None = None,
         max_ids: int = 400,
-        source: LazyModel | None = None,
     ) -> None:
-        self.config = config
-        self.name = name
-        self.path = path
+        self.card: VoiceCard = loaded.card
+        self.name = loaded.card.name
+        self.path = loaded.path
+        self.config = loaded.native
+        """The loader's own description of the voice (a `PiperVoiceConfig` for Piper voices)."""
         self.engine = Engine(runtime, buckets)
         self.max_ids = max_ids
-        self._source = source
-        self._lang = (config.language or config.espeak_voice or "en").replace("_", "-").split("-")[0].lower()
-        self._normalizable = _has_normalizer(self._lang)
+        self._source = loaded.source
+        self._build_pipeline = loaded.pipeline
         self._pipelines: dict[bool, TextPipeline] = {}
 
     def __repr__(self) -> str:
-        return (f"Voice({self.name!r}, {self.language or '?'}, {self.quality or '?'}, {self.sample_rate} Hz, "
+        return (f"Voice({self.name!r}, {self.family}, {self.language or '?'}, {self.sample_rate} Hz, "
                 f"{self.runtime.name} on {self.device})")
 
     @property
@@ -66,7 +63,7 @@ class Voice:
         return self.engine.runtime.device
 
     @property
-    def model(self) -> Vits:
+    def model(self) -> nn.Module:
         """The voice's PyTorch model (imports torch; with the onnx runtime it is built from the voice file
         on first use, which the runtime itself never needs once its graphs are cached)."""
         model = getattr(self.engine.runtime, "model", None)
@@ -77,42 +74,47 @@ class Voice:
         return model
 
     @property
+    def family(self) -> str:
+        """The model family ("vits", "fastpitch", ...)."""
+        return self.engine.spec.family
+
+    @property
+    def knobs(self) -> tuple[Knob, ...]:
+        """The family's per-utterance controls (`SynthesisConfig.knobs`), with this voice's defaults."""
+        defaults = self.card.knob_defaults
+        return tuple(replace(k, default=float(defaults.get(k.name, k.default))) for k in self.engine.spec.knobs)
+
+    @property
     def sample_rate(self) -> int:
         """Output sample rate in Hz."""
-        return self.config.sample_rate
+        return self.card.sample_rate
 
     @property
     def language(self) -> str:
         """Language code, e.g. en_US."""
-        return self.config.language
+        return self.card.language
 
     @property
     def quality(self) -> str:
-        """Piper quality label."""
-        return self.config.quality
+        """Quality label (Piper voices), else ""."""
+        return self.card.quality
 
     @property
     def num_speakers(self) -> int:
         """Number of speakers."""
-        return self.engine.cfg.n_speakers
+        return self.engine.spec.n_speakers
 
     @property
     def speakers(self) -> dict[str, int]:
         """Speaker names -> ids (empty for single-speaker voices)."""
-        return dict(self.config.speaker_id_map)
+        return dict(self.card.speakers)
 
     # --- text -------------------------------------------------------------------------------------
 
     def _pipeline(self, normalize: bool) -> TextPipeline:
         key = bool(normalize)
         if key not in self._pipelines:
-            c = self.config
-            self._pipelines[key] = TextPipeline(
-                get_phonemizer() if c.phoneme_type != "text" else None, c.espeak_voice, c.phoneme_id_map,
-                vowel_clusters=set(c.vowel_clusters) or None,
-                normalizer=None if key and self._normalizable else _identity,
-                max_ids=self.max_ids, lang=self._lang,
-            )
+            self._pipelines[key] = self._build_pipeline(key, self.max_ids)
         return self._pipelines[key]
 
     def plan(self, text: str, normalize: bool = True) -> list[SentencePlan]:
@@ -140,9 +142,8 @@ class Voice:
 
     def resolve(self, cfg: SynthesisConfig | None) -> ResolvedConfig:
         """`cfg` with this voice's defaults filled in; raises ConfigError on bad values."""
-        c = self.config
-        return resolve_config(cfg, length_scale=c.length_scale, noise_scale=c.noise_scale, noise_w=c.noise_w,
-                              num_speakers=self.num_speakers, speaker_id_map=c.speaker_id_map)
+        return resolve_config(cfg, knobs=self.engine.spec.knobs, defaults=self.card.knob_defaults,
+                              num_speakers=self.num_speakers, speaker_id_map=self.card.speakers)
 
     @staticmethod
     def _base_seed(cfg: ResolvedConfig) -> int:
@@ -151,7 +152,8 @@ class Voice:
 
     @staticmethod
     def _utterance(ids: Sequence[int], seed: int, cfg: ResolvedConfig, scale: float = 1.0) -> Utterance:
-        return Utterance(tuple(ids), seed, cfg.length_scale * scale, cfg.noise_scale, cfg.noise_w, cfg.speaker_id)
+        """`scale` is the sentence's duration multiplier (SSML prosody rate)."""
+        return Utterance(tuple(ids), seed, cfg.knobs_at_rate(scale), cfg.speaker_id)
 
     def _utterances(self, sentences: Sequence[Sequence[int]], cfg: ResolvedConfig,
                     scales: Sequence[float] | None = None) -> list[Utterance]:
@@ -184,7 +186,7 @@ class Voice:
         resolved = cfg if isinstance(cfg, ResolvedConfig) else self.resolve(cfg)
         if not sentences or any(len(s) == 0 for s in sentences):
             raise TextError("every sentence needs at least one phoneme id")
-        n_vocab = self.engine.cfg.n_vocab
+        n_vocab = self.engine.spec.n_vocab
         for s in sentences:
             bad = [i for i in s if not 0 <= int(i) < n_vocab]
             if bad:
@@ -250,27 +252,11 @@ class Voice:
             plan, index = following, index + 1
 
 
-def _has_normalizer(lang: str) -> bool:
-    """Whether sonorant can normalize text in `lang` (otherwise text goes to espeak as written)."""
-    from .text.lang import resolve
-
-    try:
-        resolve(lang)
-    except TextError:
-        _LOG.info("no text normalization for language %r: text is phonemized as written", lang)
-        return False
-    return True
-
-
 def _check_text(text: object) -> None:
     if not isinstance(text, str):
         raise TextError(f"text must be a string, got {type(text).__name__}")
     if not text.strip():
         raise TextError("text is empty: give at least one word to speak")
-
-
-def _identity(text: str) -> str:
-    return text
 
 
 def _level(samples: np.ndarray, cfg: ResolvedConfig) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_streamed_head_flow_equals_full_flow_on_padded_runtime(joe: sonorant.Voi
 def _utterances(voice: sonorant.Voice, seed: int = 11) -> list[Utterance]:
     cfg = voice.resolve(sonorant.SynthesisConfig(seed=seed))
     ids = [voice.phoneme_ids(s)[0] for s in SENTENCES]
-    return [Utterance(tuple(x), seed + i, cfg.length_scale, cfg.noise_scale, cfg.noise_w) for i, x in enumerate(ids)]
+    return [Utterance(tuple(x), seed + i, cfg.knobs) for i, x in enumerate(ids)]
 
 
 @pytest.mark.parametrize("runtime_cls", [EagerRuntime, _PaddedEager])

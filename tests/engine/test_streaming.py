@@ -8,8 +8,10 @@ import pytest
 import torch
 
 import sonorant
-from sonorant.engine import StreamConfig, decoder_context_frames
-from sonorant.engine.streaming import MIN_SPLIT_CORE, Window, flow_context_frames, split_windows, windows
+from sonorant.engine import StreamConfig
+from sonorant.engine.streaming import MIN_SPLIT_CORE, Window, split_windows, windows
+from sonorant.models.vits.spec import decoder_reach as decoder_context_frames
+from sonorant.models.vits.spec import flow_reach as flow_context_frames
 from sonorant.models.vits import Vits, VitsConfig
 
 

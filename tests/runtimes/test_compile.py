@@ -29,8 +29,8 @@ WARM_BATCHES = (2,)  # a single sentence runs padded to 2 rows: one set of graph
 
 def _utterances(noise: bool) -> list[Utterance]:
     """22 sentences of 3..24 phonemes (9..51 ids), speakers 0, 1, 2 in turn."""
-    return [Utterance(tuple(sample_ids(n, 500 + n)), 500 + n, 1.0, 0.667 if noise else 0.0,
-                      0.8 if noise else 0.0, n % 3) for n in range(3, 25)]
+    return [Utterance(tuple(sample_ids(n, 500 + n)), 500 + n, (1.0, 0.667 if noise else 0.0, 0.8 if noise else 0.0),
+                      n % 3) for n in range(3, 25)]
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +49,9 @@ def compiled(tiny_multi_speaker_voice: TinyVoice, tmp_path_factory: pytest.TempP
 
 def test_warmup_builds_one_graph_per_bucket(compiled: SimpleNamespace) -> None:
     rt = compiled.runtime
-    # Per batch size: encode per id bucket, latent per frame bucket (any id bucket), vocode per frame
+    # Per batch size: encode per id bucket, frames per frame bucket (any id bucket), vocode per frame
     # bucket and per streaming window size (STREAM has one: 16 frames + context on both sides).
-    assert dict(rt.graphs) == {"encode": len(BUCKETS.id_edges), "latent": len(BUCKETS.frame_edges),
+    assert dict(rt.graphs) == {"encode": len(BUCKETS.id_edges), "frames": len(BUCKETS.frame_edges),
                                "vocode": len(BUCKETS.frame_edges) + 1}
     assert rt.cache_dir.parent == compiled.cache_root and (rt.cache_dir / MANIFEST).is_file()
     assert any(rt.cache_dir.glob("fxgraph/**/*")), "inductor's FX graph cache was not written under cache_dir"
@@ -81,8 +81,8 @@ def test_zero_recompiles_after_warmup(compiled: SimpleNamespace, caplog: pytest.
 
     # The count is live: a shape that was not warmed up compiles (and says so).
     with caplog.at_level(logging.WARNING, logger="sonorant.runtimes.compile"):
-        rt.vocode(torch.zeros(1, compiled.model.cfg.inter_channels, 24), torch.tensor([24]), None if not rt.multi else
-                  torch.zeros(1, compiled.model.cfg.gin_channels, 1))
+        rt.vocode(torch.zeros(1, rt.spec.channels, 24), torch.tensor([24]), None if not rt.spec.cond_channels else
+                  torch.zeros(1, rt.spec.cond_channels, 1))
     assert rt.graphs_compiled == graphs + 1
     assert "after warmup" in caplog.text
 
@@ -112,7 +112,7 @@ def test_streaming_matches_whole_sentence(compiled: SimpleNamespace) -> None:
 
 def test_multi_speaker_voice(compiled: SimpleNamespace) -> None:
     ids = tuple(sample_ids(12, 77))
-    utts = [Utterance(ids, 5, 1.0, 0.0, 0.0, s) for s in range(3)]
+    utts = [Utterance(ids, 5, (1.0, 0.0, 0.0), s) for s in range(3)]
     out = compiled.engine.synthesize(utts, max_batch=1)
     ref = compiled.eager.synthesize(utts)
     assert all(snr_db(a, b) >= 60.0 for a, b in zip(ref, out))
@@ -126,10 +126,10 @@ def test_second_runtime_loads_compiled_graphs_from_the_cache(compiled: SimpleNam
     again = CompileRuntime(compiled.model, cache_dir=compiled.cache_root)
     assert again.cache_dir == compiled.runtime.cache_dir
     again.warmup(small, WARM_BATCHES, ())
-    assert dict(again.graphs) == {"encode": 1, "latent": 1, "vocode": 1}
+    assert dict(again.graphs) == {"encode": 1, "frames": 1, "vocode": 1}
     assert counters["inductor"]["fxgraph_cache_hit"] - hits == 3
     assert counters["inductor"]["fxgraph_cache_miss"] == misses
-    u = Utterance(tuple(sample_ids(8, 3)), 3, 1.0, 0.0, 0.0, 1)
+    u = Utterance(tuple(sample_ids(8, 3)), 3, (1.0, 0.0, 0.0), 1)
     (a,), (b,) = compiled.eager.synthesize([u]), Engine(again, small).synthesize([u])
     assert snr_db(a, b) >= 60.0
 
@@ -147,7 +147,7 @@ model = load_piper_model(sys.argv[1])
 small = BucketConfig(id_edges=(32,), frame_edges=(64,), max_batch=2)
 rt = CompileRuntime(model, cache_dir=sys.argv[2])
 rt.warmup(small, (2,), ())
-u = Utterance(tuple(sample_ids(6, 9)), 9, 1.0, 0.0, 0.0, 1)
+u = Utterance(tuple(sample_ids(6, 9)), 9, (1.0, 0.0, 0.0), 1)
 (a,), (b,) = Engine(EagerRuntime(model)).synthesize([u]), Engine(rt, small).synthesize([u])
 print(json.dumps({"snr": snr_db(a, b), "cache_dir": str(rt.cache_dir), "graphs": dict(rt.graphs),
                   "misses": counters["inductor"]["fxgraph_cache_miss"]}))
@@ -181,7 +181,7 @@ def test_corrupt_compile_cache_is_rebuilt(compiled: SimpleNamespace, tiny_multi_
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["cache_dir"] == str(entry) and result["misses"] >= 3  # built again, not loaded
-    assert result["graphs"] == {"encode": 1, "latent": 1, "vocode": 1} and result["snr"] >= 60.0
+    assert result["graphs"] == {"encode": 1, "frames": 1, "vocode": 1} and result["snr"] >= 60.0
 
 
 # --- cache keys (no compiling) --------------------------------------------------------------------

@@ -23,7 +23,7 @@ def _snr_db(ref: np.ndarray, test: np.ndarray) -> float:
 
 def _utterances(voice: sonorant.Voice, seed: int = 21) -> list[Utterance]:
     cfg = voice.resolve(sonorant.SynthesisConfig(seed=seed))
-    return [Utterance(tuple(voice.phoneme_ids(s)[0]), seed + i, cfg.length_scale, cfg.noise_scale, cfg.noise_w)
+    return [Utterance(tuple(voice.phoneme_ids(s)[0]), seed + i, cfg.knobs)
             for i, s in enumerate(SENTENCES)]
 
 

@@ -71,21 +71,22 @@ def test_piper_export_of_joe_matches_sonorant(joe: sonorant.Voice, tmp_path) -> 
 
 def _run_stages(sessions: dict[str, object], ids: np.ndarray, lengths: np.ndarray, sid: np.ndarray | None,
                 frames_width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """encode -> latent -> vocode with noise off; returns (audio [b, T], frames [b])."""
+    """encode -> frames -> vocode with noise off; returns (audio [b, T], frames [b])."""
     b, t_x = ids.shape
-    feeds = {"ids": ids, "lengths": lengths, "noise_w": np.zeros(b, np.float32),
-             "length_scale": np.ones(b, np.float32), "dur_noise": np.zeros((b, 2, t_x), np.float32)}
+    knobs = np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (b, 1))  # length_scale, noise_scale, noise_w
+    feeds = {"ids": ids, "lengths": lengths, "knobs": knobs, "noise": np.zeros((b, 2, t_x), np.float32)}
     if sid is not None:
         feeds["sid"] = sid
-    enc = dict(zip(["m_p", "logs_p", "durations", "frames", "g"], sessions["encode"].run(None, feeds)))
+    enc = dict(zip(["tokens", "durations", "frames", "g"], sessions["encode"].run(None, feeds)))
     width = frames_width or int(enc["frames"].max())
-    c = enc["m_p"].shape[1]
-    lat = {k: enc[k] for k in ("m_p", "logs_p", "durations", "frames")}
-    lat |= {"noise_scale": np.zeros(b, np.float32), "z_noise": np.zeros((b, c, width), np.float32)}
+    c = enc["tokens"].shape[1] // 2
+    mask = (np.arange(width)[None, None, :] < enc["frames"][:, None, None]).astype(np.float32)
+    lat = {"tokens": enc["tokens"], "durations": enc["durations"], "mask": mask, "knobs": knobs,
+           "noise": np.zeros((b, c, width), np.float32)}
     if sid is not None:
         lat["g"] = enc["g"]
-    (z,) = sessions["latent"].run(None, lat)
-    voc = {"z": z, "frames": enc["frames"]} | ({"g": enc["g"]} if sid is not None else {})
+    (z,) = sessions["frames"].run(None, lat)
+    voc = {"z": z, "lengths": enc["frames"]} | ({"g": enc["g"]} if sid is not None else {})
     (audio,) = sessions["vocode"].run(None, voc)
     return audio, enc["frames"]
 
@@ -99,14 +100,14 @@ def test_stage_export_with_dynamic_axes(tiny_multi_speaker_voice: TinyVoice, tmp
     out = tmp_path / "stages"
     assert main(["export", "--voice", str(tiny_multi_speaker_voice.onnx_path), "-o", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["format"] == "sonorant-stages-1" and not manifest["static"] and manifest["n_speakers"] == 3
+    assert manifest["format"] == "sonorant-stages-1" and not manifest["static"] and manifest["spec"]["n_speakers"] == 3
     files = {g["stage"]: g["file"] for g in manifest["graphs"]}
-    assert set(files) == {"encode", "latent", "vocode", "vocode_full"}
+    assert set(files) == {"encode", "frames", "vocode", "vocode_full"}
     encode = next(g for g in manifest["graphs"] if g["stage"] == "encode")
-    assert encode["inputs"]["ids"] == ["batch", "phonemes"]
+    assert encode["inputs"]["ids"] == ["batch", "ids"]
     model = load_piper_model(tiny_multi_speaker_voice.onnx_path)
-    sessions = _sessions(out, {k: files[k] for k in ("encode", "latent", "vocode")})
-    utts = [Utterance(tuple(sample_ids(n, n)), n, 1.0, 0.0, 0.0, n % 3) for n in (4, 11, 23)]
+    sessions = _sessions(out, {k: files[k] for k in ("encode", "frames", "vocode")})
+    utts = [Utterance(tuple(sample_ids(n, n)), n, (1.0, 0.0, 0.0), n % 3) for n in (4, 11, 23)]
     ref = Engine(EagerRuntime(model)).synthesize(utts)
     width = max(len(u.ids) for u in utts)
     ids = np.zeros((3, width), np.int64)
@@ -127,26 +128,26 @@ def test_static_stage_export_has_one_graph_per_bucket(tiny_x_low_voice: TinyVoic
     manifest = json.loads((out / "manifest.json").read_text())
     graphs = manifest["graphs"]
     assert manifest["static"] and len(graphs) == 2 * (1 + 2 + 2) + 1
-    buckets = {(g["stage"], g["bucket"]["batch"], g["bucket"].get("phonemes", g["bucket"].get("frames"))) for g in graphs}
+    buckets = {(g["stage"], g["bucket"]["batch"], g["bucket"].get("ids", g["bucket"].get("frames"))) for g in graphs}
     assert buckets == {
-        ("encode", 1, 32), ("encode", 2, 32), ("latent", 1, 64), ("latent", 1, 128), ("latent", 2, 64),
-        ("latent", 2, 128), ("vocode", 1, 64), ("vocode", 1, 128), ("vocode", 2, 64), ("vocode", 2, 128),
+        ("encode", 1, 32), ("encode", 2, 32), ("frames", 1, 64), ("frames", 1, 128), ("frames", 2, 64),
+        ("frames", 2, 128), ("vocode", 1, 64), ("vocode", 1, 128), ("vocode", 2, 64), ("vocode", 2, 128),
         ("vocode", 1, 40)}
     for g in graphs:
         for name, dims in g["inputs"].items():
             dynamic = [d for d in dims if isinstance(d, str)]
-            # Only latent's phoneme axis stays dynamic (the path matrix is the one place it appears).
-            phonemes = g["stage"] == "latent" and name in ("m_p", "logs_p", "durations")
-            assert dynamic == (["phonemes"] if phonemes else []), (g["file"], name)
+            # Only the frames stage's id axis stays dynamic (the path matrix is the one place it appears).
+            ids_axis = g["stage"] == "frames" and name in ("tokens", "durations")
+            assert dynamic == (["ids"] if ids_axis else []), (g["file"], name)
         assert (out / g["file"]).is_file()
     model = load_piper_model(tiny_x_low_voice.onnx_path)
-    utts = [Utterance(tuple(sample_ids(n, 40 + n)), 40 + n, 1.0, 0.0, 0.0) for n in (6, 13)]
+    utts = [Utterance(tuple(sample_ids(n, 40 + n)), 40 + n, (1.0, 0.0, 0.0)) for n in (6, 13)]
     ref = Engine(EagerRuntime(model)).synthesize(utts)
     assert max(len(r) for r in ref) // model.hop_length <= 128
     ids = np.zeros((2, 32), np.int64)
     for row, u in enumerate(utts):
         ids[row, : len(u.ids)] = u.ids
-    sessions = _sessions(out, {"encode": "encode_b2_x32.onnx", "latent": "latent_b2_y128.onnx",
+    sessions = _sessions(out, {"encode": "encode_b2_x32.onnx", "frames": "frames_b2_y128.onnx",
                                "vocode": "vocode_b2_y128.onnx"})
     audio, frames = _run_stages(sessions, ids, np.array([len(u.ids) for u in utts]), None, frames_width=128)
     assert audio.shape == (2, 128 * model.hop_length)
@@ -182,9 +183,9 @@ def test_export_stages_api_writes_the_runtime_graphs(tiny_x_low_voice: TinyVoice
 
     manifest = export_stage_graphs(tiny_x_low_voice.model, tmp_path, static=True,
                                    buckets=BucketConfig(id_edges=(16,), frame_edges=(32,)), window_sizes=())
-    assert [g["file"] for g in manifest["graphs"]] == ["encode_b1_x16.onnx", "latent_b1_y32.onnx", "vocode_b1_y32.onnx"]
+    assert [g["file"] for g in manifest["graphs"]] == ["encode_b1_x16.onnx", "frames_b1_y32.onnx", "vocode_b1_y32.onnx"]
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
-    assert manifest["hop_length"] == tiny_x_low_voice.cfg.hop_length
+    assert manifest["spec"]["hop"] == tiny_x_low_voice.cfg.hop_length
 
 
 def test_exports_never_overwrite_unasked(tiny_x_low_voice: TinyVoice, tmp_path, capsys) -> None:  # noqa: ANN001

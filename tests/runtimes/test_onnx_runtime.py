@@ -11,7 +11,7 @@ from sonorant.engine.streaming import MIN_SPLIT_CORE
 from sonorant.runtimes import EagerRuntime, make_runtime
 from sonorant.runtimes.cache import LazyModel
 from sonorant.voices.piper import load_piper_model
-from sonorant.voices.registry import model_source, resolve_voice
+from sonorant.voices.piper_loader import model_source
 
 pytest.importorskip("onnxruntime")
 
@@ -32,7 +32,7 @@ def test_onnx_runtime_matches_eager_on_joe(joe: sonorant.Voice, joe_onnx: OnnxRu
     runtime = joe_onnx
     texts = ["The quick brown fox jumps over the lazy dog.", "Is this thing on?", "Numbers like seven hundred work."]
     cfg = joe.resolve(sonorant.SynthesisConfig(seed=4))
-    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 4 + i, cfg.length_scale, cfg.noise_scale, cfg.noise_w)
+    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 4 + i, cfg.knobs)
             for i, t in enumerate(texts)]
     eager = Engine(EagerRuntime(joe.model)).synthesize(utts, max_batch=3)
     onnx = Engine(runtime).synthesize(utts, max_batch=3)
@@ -47,7 +47,7 @@ def test_decoder_passes_split_across_threads_give_the_same_audio(joe: sonorant.V
     """A pass with fewer rows than `decode_rows` is cut into sub-windows; the audio stays the same."""
     text = "A sentence long enough to be cut into several windows, so that every thread gets a row of its own."
     cfg = joe.resolve(sonorant.SynthesisConfig(seed=9))
-    utt = Utterance(tuple(joe.phoneme_ids(text)[0]), 9, cfg.length_scale, cfg.noise_scale, cfg.noise_w)
+    utt = Utterance(tuple(joe.phoneme_ids(text)[0]), 9, cfg.knobs)
     engine = Engine(joe_onnx)
     monkeypatch.setattr(joe_onnx, "decode_rows", 1)
     (whole,) = engine.synthesize([utt])
@@ -69,7 +69,7 @@ def test_onnx_runtime_multi_speaker_and_cache_key(tiny_multi_speaker_voice, tmp_
     eager = Engine(EagerRuntime(model))
     onnx = Engine(runtime)
     for speaker in (0, 1, 2):
-        utt = Utterance((1, 0, 5, 0, 9, 0, 12, 0, 2), 7, 1.0, 0.667, 0.8, speaker)
+        utt = Utterance((1, 0, 5, 0, 9, 0, 12, 0, 2), 7, (1.0, 0.667, 0.8), speaker)
         (a,), (b,) = eager.synthesize([utt]), onnx.synthesize([utt])
         assert len(a) == len(b) and _snr_db(a, b) >= 60.0
     again = OnnxRuntime(model, cache_dir=tmp_path)  # reuses the cached graphs
@@ -82,14 +82,13 @@ def test_onnx_runtime_multi_speaker_and_cache_key(tiny_multi_speaker_voice, tmp_
 
 
 def _lazy(voice) -> LazyModel:  # noqa: ANN001
-    files = resolve_voice(str(voice.onnx_path))
-    return model_source(files)
+    return model_source(voice.onnx_path)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "delete", "description"])
 def test_a_damaged_cache_entry_is_rebuilt(tiny_x_low_voice, tmp_path, caplog, damage: str) -> None:  # noqa: ANN001
     first = OnnxRuntime(_lazy(tiny_x_low_voice), cache_dir=tmp_path)
-    utt = Utterance((1, 0, 5, 0, 9, 0, 12, 0, 2), 3, 1.0, 0.667, 0.8)
+    utt = Utterance((1, 0, 5, 0, 9, 0, 12, 0, 2), 3, (1.0, 0.667, 0.8))
     (before,) = Engine(first).synthesize([utt])
     graph = first.directory / "vocode_full.onnx"
     if damage == "truncate":
@@ -106,7 +105,7 @@ def test_a_damaged_cache_entry_is_rebuilt(tiny_x_low_voice, tmp_path, caplog, da
     assert again.directory == first.directory and "export" in caplog.text
     assert len(after) == len(before) and float(np.max(np.abs(after - before))) <= 1e-5
     third = OnnxRuntime(_lazy(tiny_x_low_voice), cache_dir=tmp_path)  # repaired for good: loads quietly
-    assert third.cfg == first.cfg
+    assert third.spec == first.spec
 
 
 def test_a_cached_voice_runs_without_torch(tiny_x_low_voice, tmp_path) -> None:  # noqa: ANN001
@@ -160,7 +159,7 @@ def test_onnx_runtime_asked_for_cuda_runs_on_the_cpu_and_says_so(tiny_x_low_voic
     with caplog.at_level("WARNING", logger="sonorant.runtimes.onnx"):
         runtime = OnnxRuntime(model, cache_dir=tmp_path, providers=["cuda", "cpu"])
     assert runtime.active_providers == ["CPUExecutionProvider"] and "falling back" in caplog.text
-    utt = Utterance((1, 0, 5, 0, 9, 0, 2), 3, 1.0, 0.667, 0.8)
+    utt = Utterance((1, 0, 5, 0, 9, 0, 2), 3, (1.0, 0.667, 0.8))
     (a,), (b,) = Engine(EagerRuntime(model)).synthesize([utt]), Engine(runtime).synthesize([utt])
     assert _snr_db(a, b) >= 60.0
     with pytest.raises(sonorant.ConfigError, match="not available"):
@@ -173,13 +172,13 @@ def test_tensorrt_provider_options_span_the_buckets(tiny_multi_speaker_voice, tm
     model = tiny_multi_speaker_voice.model
     paths = export_stages(model, tmp_path)
     buckets = sonorant.BucketConfig(id_edges=(32, 64), frame_edges=(64, 128, 256), max_batch=4)
-    enc = _tensorrt_ep_options("encode", paths["encode"], tmp_path, buckets, model.cfg, "fp16")
+    enc = _tensorrt_ep_options("encode", paths["encode"], tmp_path, buckets, model.spec, "fp16")
     assert enc["trt_fp16_enable"] is False  # only the decoder runs in reduced precision
     assert enc["trt_engine_cache_enable"] and (tmp_path / "tensorrt").is_dir()
     shapes = {k: dict(item.split(":") for item in enc[k].split(",")) for k in
               ("trt_profile_min_shapes", "trt_profile_opt_shapes", "trt_profile_max_shapes")}
     assert shapes["trt_profile_min_shapes"]["ids"] == "1x1" and shapes["trt_profile_max_shapes"]["ids"] == "4x256"
     assert shapes["trt_profile_opt_shapes"]["ids"] == "4x64" and shapes["trt_profile_max_shapes"]["sid"] == "4"
-    full = _tensorrt_ep_options("vocode_full", paths["vocode_full"], tmp_path, buckets, model.cfg, "fp16")
+    full = _tensorrt_ep_options("vocode_full", paths["vocode_full"], tmp_path, buckets, model.spec, "fp16")
     assert full["trt_fp16_enable"] is True and "frames" not in full["trt_profile_max_shapes"]
     assert "z:4x32x1024" in full["trt_profile_max_shapes"] and "g:4x16x1" in full["trt_profile_max_shapes"]

@@ -14,6 +14,7 @@ from tiny_voices import TinyVoice, sample_ids, snr_db
 import sonorant
 from sonorant.engine import BucketConfig, Engine, Utterance
 from sonorant.models.vits import VitsConfig
+from sonorant.models.vits.spec import vits_spec
 from sonorant.runtimes import EagerRuntime, make_runtime
 from sonorant.runtimes.cache import make_key
 from sonorant.runtimes.tensorrt import Profile, default_window_sizes, engine_cache_fields, stage_profiles
@@ -30,8 +31,8 @@ def _profile_exact(profiles: list[Profile], shapes: dict[str, tuple[int, ...]]) 
 def test_profiles_match_the_buckets(multi: bool) -> None:
     cfg = VitsConfig(n_vocab=256, inter_channels=32, n_speakers=3 if multi else 1, gin_channels=16 if multi else 0)
     windows = (40, 56)
-    profiles = stage_profiles(cfg, BUCKETS, (1, 2, 4), windows, overflow=4)
-    assert [len(profiles[s]) for s in ("encode", "latent", "vocode")] == [3, 4, 4 + len(windows)]
+    profiles = stage_profiles(vits_spec(cfg), BUCKETS, (1, 2, 4), windows, overflow=4)
+    assert [len(profiles[s]) for s in ("encode", "frames", "vocode")] == [3, 4, 4 + len(windows)]
     for stage, ps in profiles.items():
         for p in ps:
             for name, lo, opt, hi in p.shapes:
@@ -42,14 +43,14 @@ def test_profiles_match_the_buckets(multi: bool) -> None:
     # Every padded shape the engine can send has exactly one profile tuned for it (opt == shape) ...
     for b in (1, 2, 4):
         for e in BUCKETS.id_edges:
-            assert len(_profile_exact(profiles["encode"], {"ids": (b, e), "dur_noise": (b, 2, e)})) == (b == 4)
-            assert any(p.covers({"ids": (b, e), "dur_noise": (b, 2, e)}) for p in profiles["encode"])
+            assert len(_profile_exact(profiles["encode"], {"ids": (b, e), "noise": (b, 2, e)})) == (b == 4)
+            assert any(p.covers({"ids": (b, e), "noise": (b, 2, e)}) for p in profiles["encode"])
         for e in BUCKETS.frame_edges:
-            shapes = {"z": (b, 32, e), "frames": (b,)}
+            shapes = {"z": (b, 32, e), "lengths": (b,)}
             assert any(p.covers(shapes) for p in profiles["vocode"])
-            assert any(p.covers({**shapes, "z_noise": (b, 32, e), "m_p": (b, 32, 17)}) for p in profiles["latent"])
+            assert any(p.covers({"noise": (b, 32, e), "mask": (b, 1, e), "tokens": (b, 64, 17)}) for p in profiles["frames"])
     for w in windows:
-        exact = _profile_exact(profiles["vocode"], {"z": (1, 32, w), "frames": (1,)})
+        exact = _profile_exact(profiles["vocode"], {"z": (1, 32, w), "lengths": (1,)})
         assert [p.label for p in exact] == [f"window {w}"]
     # ... and the profiles leave no gap from 1 to `overflow` x the last edge, and nothing beyond.
     for n in range(1, 4 * 64 + 1):
@@ -57,7 +58,7 @@ def test_profiles_match_the_buckets(multi: bool) -> None:
     assert not any(p.covers({"ids": (1, 4 * 64 + 1)}) for p in profiles["encode"])
     assert not any(p.covers({"ids": (5, 32)}) for p in profiles["encode"])  # batch above the largest size
     with pytest.raises(sonorant.ConfigError):
-        stage_profiles(cfg, BUCKETS, ())
+        stage_profiles(vits_spec(cfg), BUCKETS, ())
 
 
 def test_profile_inputs_are_the_exported_graphs_inputs(tiny_multi_speaker_voice: TinyVoice, tmp_path) -> None:  # noqa: ANN001
@@ -70,7 +71,7 @@ def test_profile_inputs_are_the_exported_graphs_inputs(tiny_multi_speaker_voice:
 
     model = tiny_multi_speaker_voice.model
     paths = export_stages(model, tmp_path)
-    profiles = stage_profiles(model.cfg, BUCKETS, (1, 2), default_window_sizes(model.cfg, BUCKETS))
+    profiles = stage_profiles(model.spec, BUCKETS, (1, 2), default_window_sizes(model.spec, BUCKETS))
     for stage, ps in profiles.items():
         graph = onnx.load(str(paths[stage])).graph
         inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.input}
@@ -87,14 +88,13 @@ def test_profile_inputs_are_the_exported_graphs_inputs(tiny_multi_speaker_voice:
     session = ort.InferenceSession(str(paths["encode"]), providers=["CPUExecutionProvider"])
     for n in (profiles["encode"][0].shapes[0][1][1], profiles["encode"][-1].shapes[0][3][1]):
         ids = np.array([sample_ids(n, 3)[:n]], dtype=np.int64)
-        feeds = {"ids": ids, "lengths": np.array([n]), "noise_w": np.zeros(1, np.float32),
-                 "length_scale": np.ones(1, np.float32), "dur_noise": np.zeros((1, 2, n), np.float32),
-                 "sid": np.array([1])}
-        m_p, _, durations, frames, _ = session.run(None, feeds)
+        feeds = {"ids": ids, "lengths": np.array([n]), "knobs": np.array([[1.0, 0.0, 0.0]], np.float32),
+                 "noise": np.zeros((1, 2, n), np.float32), "sid": np.array([1])}
+        tokens, durations, frames, _ = session.run(None, feeds)
         with torch.no_grad():
             ref = model.encode(torch.from_numpy(ids), torch.tensor([n]), torch.zeros(1), torch.ones(1),
                                torch.zeros(1, 2, n), torch.tensor([1]))
-        assert m_p.shape == (1, model.cfg.inter_channels, n)
+        assert tokens.shape == (1, 2 * model.cfg.inter_channels, n)
         np.testing.assert_array_equal(durations, ref.durations.numpy())
         assert int(frames[0]) == int(ref.frames[0])
 
@@ -104,7 +104,7 @@ def test_engine_cache_key_depends_on_model_profiles_precision_and_device(tiny_pi
     device = {"name": "NVIDIA H100", "capability": "9.0"}
 
     def key(model, buckets=BUCKETS, precision="fp16", dev=device, trt="10.9.0"):  # noqa: ANN001, ANN202
-        return make_key(engine_cache_fields(model, stage_profiles(model.cfg, buckets, (1,), ()), precision,
+        return make_key(engine_cache_fields(model, stage_profiles(model.spec, buckets, (1,), ()), precision,
                                             ("encode",), dev, trt))
 
     base = key(x_low)
@@ -132,7 +132,7 @@ def test_tensorrt_runtime_without_tensorrt_or_cuda_is_a_clear_error(tiny_x_low_v
 
 
 def _utterances(n: int, speakers: int = 1, noise: bool = False) -> list[Utterance]:
-    return [Utterance(tuple(sample_ids(4 + 2 * k, 100 + k)), 100 + k, 1.0, 0.667 * noise, 0.8 * noise,
+    return [Utterance(tuple(sample_ids(4 + 2 * k, 100 + k)), 100 + k, (1.0, 0.667 * noise, 0.8 * noise),
                       (k % speakers) if speakers > 1 else None) for k in range(n)]
 
 
@@ -167,9 +167,9 @@ def test_tensorrt_fp16_on_joe_keeps_30_db(joe: sonorant.Voice, tmp_path) -> None
 
     buckets = BucketConfig(id_edges=(64, 128, 256), frame_edges=(256, 512, 1024), max_batch=4)
     rt = TensorRTRuntime(joe.model, buckets=buckets, precision="fp16", cache_dir=tmp_path)
-    cfg = joe.resolve(sonorant.SynthesisConfig(noise_scale=0.0, noise_w=0.0, seed=1))
+    cfg = joe.resolve(sonorant.SynthesisConfig(knobs={"noise_scale": 0.0, "noise_w": 0.0}, seed=1))
     texts = ["The quick brown fox jumps over the lazy dog.", "Is this thing on?", "It costs three dollars."]
-    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 1, cfg.length_scale, 0.0, 0.0) for t in texts]
+    utts = [Utterance(tuple(joe.phoneme_ids(t)[0]), 1, cfg.knobs) for t in texts]
     ref = Engine(EagerRuntime(joe.model)).synthesize(utts)
     out = Engine(rt, buckets).synthesize(utts, max_batch=4)
     snrs = [snr_db(a, b) for a, b in zip(ref, out)]

@@ -23,7 +23,7 @@ HAVE_XLA = importlib.util.find_spec("torch_xla") is not None
 needs_xla = pytest.mark.skipif(not HAVE_XLA,
                                reason="torch-xla is not installed (the XLA lane, .ci/xla-lane, runs these)")
 
-NOISE_OFF = sonorant.SynthesisConfig(noise_scale=0.0, noise_w=0.0, seed=1)
+NOISE_OFF = sonorant.SynthesisConfig(knobs={"noise_scale": 0.0, "noise_w": 0.0}, seed=1)
 JOE_BUCKETS = BucketConfig(id_edges=(64, 256), frame_edges=(128, 256, 512), max_batch=4)
 """Fewer buckets than the default keep the lane's compile time short (XLA:CPU takes ~5-15 s per
 encoder graph); every test sentence fits them (at most 201 ids and 450 frames)."""
@@ -95,7 +95,7 @@ def test_tiny_multi_speaker_voice_matches_eager_without_recompiling(tiny_multi_s
     xla = Engine(make_runtime("xla", model), buckets)
     xla.warmup(batch_sizes=(3,), stream=stream)  # batches of 1 and 2 pad up to 3 rows
     before = _compiles()
-    utts = [Utterance(tuple(sample_ids(n, seed=n)), 1, 1.0, 0.0, 0.0, s) for n, s in zip((3, 8, 13), (0, 1, 2))]
+    utts = [Utterance(tuple(sample_ids(n, seed=n)), 1, (1.0, 0.0, 0.0), s) for n, s in zip((3, 8, 13), (0, 1, 2))]
     ref = Engine(EagerRuntime(model), buckets).synthesize(utts)
     batched, single = xla.synthesize(utts), xla.synthesize(utts, max_batch=1)
     streamed = np.concatenate([a for a, _ in xla.stream(utts[2], stream)])
@@ -158,7 +158,7 @@ def test_runtime_options_are_checked_and_applied(tiny_multi_speaker_voice) -> No
     with pytest.raises(sonorant.ConfigError):
         runtime.warmup(BucketConfig(), (0,), ())
     buckets = BucketConfig(id_edges=(32,), frame_edges=(64, 128), max_batch=3)
-    utts = [Utterance(tuple(sample_ids(n, seed=n)), 1, 1.0, 0.0, 0.0, s) for n, s in zip((3, 8, 13), (0, 1, 2))]
+    utts = [Utterance(tuple(sample_ids(n, seed=n)), 1, (1.0, 0.0, 0.0), s) for n, s in zip((3, 8, 13), (0, 1, 2))]
     ref = Engine(EagerRuntime(model), buckets).synthesize(utts)
     low = Engine(runtime, buckets).synthesize(utts)  # bf16 decoder, fp32 before it
     snrs = [snr_db(a, b) for a, b in zip(ref, low)]

@@ -25,7 +25,7 @@ below 300 characters of digits."""
 
 def expected_audio(voice: sonorant.Voice, text: str, seed: int, speed: float = 1.0) -> np.ndarray:
     """What the library synthesizes for `text` (float samples)."""
-    cfg = sonorant.SynthesisConfig(seed=seed, length_scale=voice.config.length_scale / speed)
+    cfg = sonorant.SynthesisConfig(seed=seed, speed=speed)
     return voice.synthesize(text, cfg).samples
 
 

@@ -65,7 +65,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Benchmark a voice: per-utterance latency percentiles, throughput, RTF, time to first audio, "
                     "frames, peak memory, stage split and GFLOP/s; --compare piper runs piper-tts interleaved.",
     )
-    p.add_argument("--voice", default=None, help="bundled voice name (default: joe) or path to a Piper .onnx")
+    p.add_argument("--voice", default=None,
+                   help="bundled voice name (default: joe), a Piper .onnx, or a NeMo FastPitch .nemo (with --vocoder)")
+    p.add_argument("--vocoder", default=None, help="mel vocoder for a spectrogram voice: a NeMo HiFi-GAN .nemo")
+    p.add_argument("--speed", type=float, default=1.0, help="speaking rate for any voice (>1 faster; default 1)")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="set one of the voice family's controls (repeatable)")
     p.add_argument("--runtime", type=parse_runtimes, default=("auto",), metavar="R[,R...]",
                    help=f"how sonorant runs the model: {', '.join(RUNTIME_CHOICES)}; several, comma-separated, run "
                         "interleaved side by side (default: auto, the fastest for the device)")
@@ -179,24 +184,28 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
 
-    cfg = SynthesisConfig(seed=args.seed)
+    from ..speak import knobs_from_args
+
+    cfg = SynthesisConfig(seed=args.seed, knobs=knobs_from_args(args), speed=args.speed)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
     if args.mode != "latency":
         return _run_mode(args, texts, cfg, options)
     backends: list[Any] = []
     for name in args.runtime:
-        voice = load_voice(args.voice, device=args.device, runtime=name, runtime_options=options, warmup=True)
+        voice = load_voice(args.voice, vocoder=args.vocoder, device=args.device, runtime=name,
+                           runtime_options=options, warmup=True)
         runtime = getattr(voice.engine.runtime, "name", "eager")
         label = f"sonorant-{runtime}" + (f"-{args.precision}" if options else "")
         backends.append(SonorantBackend(voice, cfg, label))
     voice = backends[0].voice
     n_sonorant = len(backends)
     if args.compare == "piper":
-        from ..voices.registry import resolve_voice
+        from ..voices.piper_loader import config_path
         from .peers import PiperPeer
 
-        files = resolve_voice(args.voice)
-        backends.append(PiperPeer(files.model, files.config, threads=args.threads))
+        if voice.family != "vits" or voice.path is None or voice.path.suffix != ".onnx":
+            raise ConfigError("--compare piper needs a Piper voice (piper-tts runs Piper .onnx voices only)")
+        backends.append(PiperPeer(voice.path, config_path(voice.path), threads=args.threads))
 
     total = planned_steps(len(backends), len(texts), warmup=args.warmup, repeats=repeats)
     bar = _progress_bar(total)
@@ -210,7 +219,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     peer = results[n_sonorant] if len(results) > n_sonorant else None
     by_backend = {r.backend: compare_ratios(r, peer) for r in results[:n_sonorant]} if peer is not None else None
     settings = {
-        "voice": voice.name, "runtime": ",".join(args.runtime), "device": voice.device, "precision": args.precision, "texts": str(args.texts) if args.texts else "built-in",
+        "voice": voice.name, "family": voice.family, "runtime": ",".join(args.runtime), "device": voice.device, "precision": args.precision, "texts": str(args.texts) if args.texts else "built-in",
         "n_texts": len(texts), "repeats": repeats, "warmup": args.warmup, "seed": args.seed, "threads": args.threads,
         "paragraph_words": len(PARAGRAPH.split()), "quick": bool(args.quick),
     }
@@ -236,7 +245,8 @@ def _run_mode(args: argparse.Namespace, texts: list[str], cfg: Any, options: dic
     from .. import load_voice
     from .modes import concurrent_streams, format_modes, mode_report, offline_throughput
 
-    voice = load_voice(args.voice, device=args.device, runtime=args.runtime[0], runtime_options=options)
+    voice = load_voice(args.voice, vocoder=args.vocoder, device=args.device, runtime=args.runtime[0],
+                       runtime_options=options)
     offline, streams = [], []
     if args.mode == "offline":
         offline = offline_throughput(voice, texts, args.batch_sizes, utterances=args.utterances,

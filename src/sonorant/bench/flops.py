@@ -24,14 +24,6 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger(__name__)
 
-_STAGE_OF_MODULE = {
-    "TextEncoder": "encoder",
-    "StochasticDurationPredictor": "duration",
-    "DurationPredictor": "duration",
-    "ResidualCouplingBlock": "flow",
-    "Generator": "decoder",
-}
-_STAGE_OF_ATTR = {"enc_p": "encoder", "dp": "duration", "flow": "flow", "dec": "decoder"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +35,7 @@ class FlopCount:
     audio_seconds: float
     """Seconds of audio the utterance produced, measured from its samples."""
     by_stage: dict[str, int] = field(default_factory=dict)
-    """FLOPs per model stage (encoder, duration, flow, decoder; 'other' for anything outside them)."""
+    """FLOPs per stage of the family contract (encode, frames, vocode)."""
     text: str = ""
     """The text that was counted."""
 
@@ -84,55 +76,29 @@ class PeakEstimate:
 
 
 def count_flops(voice: Voice, text: str, cfg: SynthesisConfig | None = None) -> FlopCount:
-    """Count the FLOPs of `voice.synthesize(text, cfg)` once, with the audio seconds it produced."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        audio = _eager_twin(voice).synthesize(text, cfg)
-    audio_seconds = len(audio.samples) / audio.sample_rate
-    total = int(counter.get_total_flops())
-    by_stage: dict[str, int] = {}
-    for name, ops in counter.get_flop_counts().items():
-        stage = _stage_of(name)
-        if stage is not None:
-            by_stage[stage] = by_stage.get(stage, 0) + int(sum(ops.values()))
-    other = total - sum(by_stage.values())
-    if other > 0:
-        by_stage["other"] = other
-    _LOG.info("counted %.2f GFLOP for %.2f s of audio (%.2f GFLOP per audio second)",
-              total / 1e9, audio_seconds, total / 1e9 / max(audio_seconds, 1e-9))
-    return FlopCount(total, audio_seconds, by_stage, text)
-
-
-def _eager_twin(voice: Voice) -> Voice:
-    """`voice` itself if it runs eagerly, else a shallow copy running the same torch model eagerly.
+    """Count the FLOPs of `voice.synthesize(text, cfg)` once, per stage, with the audio seconds it produced.
 
     The FLOP counter sees torch operators only; a runtime outside torch (ONNX Runtime) runs the same
-    network, so its work is counted on the model it was exported from.
+    network, so its work is counted on the model it was exported from, run eagerly on the CPU.
     """
     import copy
 
     from ..engine import Engine
-    from ..runtimes import EagerRuntime
+    from .flop_runtime import CountingRuntime
 
-    if isinstance(voice.engine.runtime, EagerRuntime) and voice.device == "cpu":
-        return voice
     model = voice.model
     if next(model.parameters()).device.type != "cpu":  # count on a CPU copy; the voice's model stays put
         model = copy.deepcopy(model).cpu()
+    runtime = CountingRuntime(model)
     twin = copy.copy(voice)
-    twin.engine = Engine(EagerRuntime(model), voice.engine.buckets)
-    return twin
-
-
-def _stage_of(name: str) -> str | None:
-    """The stage of a FlopCounterMode module name, for the model's top-level stage modules only."""
-    parts = name.split(".")
-    if len(parts) == 1:  # called directly (Vits.encode/decode): named by class
-        return _STAGE_OF_MODULE.get(name)
-    if len(parts) == 2:  # called through a tracked parent: "Vits.enc_p"
-        return _STAGE_OF_ATTR.get(parts[1])
-    return None
+    twin.engine = Engine(runtime, voice.engine.buckets)
+    audio = twin.synthesize(text, cfg)
+    audio_seconds = len(audio.samples) / audio.sample_rate
+    by_stage = {k: v for k, v in runtime.flops.items() if v}
+    total = sum(by_stage.values())
+    _LOG.info("counted %.2f GFLOP for %.2f s of audio (%.2f GFLOP per audio second)",
+              total / 1e9, audio_seconds, total / 1e9 / max(audio_seconds, 1e-9))
+    return FlopCount(total, audio_seconds, by_stage, text)
 
 
 def _read(path: str) -> str:

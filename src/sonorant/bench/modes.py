@@ -17,7 +17,7 @@ import statistics
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,8 +106,7 @@ def corpus(voice: Voice, texts: Sequence[str], n: int, cfg: SynthesisConfig | No
     resolved = voice.resolve(cfg)
     ids = _ids_of(voice, texts, cfg)
     base = resolved.seed or 0
-    return [Utterance(tuple(ids[i % len(ids)]), base + i, resolved.length_scale, resolved.noise_scale,
-                      resolved.noise_w, resolved.speaker_id) for i in range(n)]
+    return [Utterance(tuple(ids[i % len(ids)]), base + i, resolved.knobs, resolved.speaker_id) for i in range(n)]
 
 
 def _sync(device: str) -> None:
@@ -176,8 +175,7 @@ def concurrent_streams(voice: Voice, texts: Sequence[str], n_streams: int, *, cf
     jobs = []
     for i in range(n_streams):
         _, utts, gaps = voice.prepare(texts[i % len(texts)], resolved)
-        utts = [Utterance(u.ids, (resolved.seed or 0) + 1000 * i + k, u.length_scale, u.noise_scale, u.noise_w,
-                          u.speaker_id) for k, u in enumerate(utts)]
+        utts = [replace(u, seed=(resolved.seed or 0) + 1000 * i + k) for k, u in enumerate(utts)]
         jobs.append((utts, [int(round(g * voice.sample_rate)) for g in gaps]))
     first: list[float | None] = [None] * n_streams
     samples = [0] * n_streams

@@ -99,9 +99,9 @@ class SonorantBackend:
         return chunk.samples, chunk.sample_rate
 
     def stage_times(self, text: str) -> dict[str, float]:
-        from .stages import vits_stage_times
+        from .stages import stage_times
 
-        return vits_stage_times(self.voice, text, self.cfg)
+        return stage_times(self.voice, text, self.cfg)
 
     @property
     def threads(self) -> int:

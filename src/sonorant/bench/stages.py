@@ -1,13 +1,13 @@
 """Where the time goes: a voice's pipeline timed stage by stage, with a synchronised clock between stages.
 
-`vits_stage_times` runs what `Voice.synthesize` -> `Engine.synthesize` run, in the same order and through
+`stage_times` runs what `Voice.synthesize` -> `Engine.synthesize` run, in the same order and through
 the same engine methods (the same sentence plans, seeds, batches and buckets), stopping the clock at
 the runtime seam between stages:
 
   front_end  `voice.prepare` (normalise, split, phonemize, ids: what `voice.phoneme_ids` does)
-  encode     text encoder and durations, and the host read of the frame counts
-  latent     the path matrix, the prior sample (noise computed on the device) and the flows
-  vocode     the decoder, trimming and the copy of the audio to the host
+  encode     the family's encode stage (text encoder, durations, ...) and the host read of the frame counts
+  frames     length regulation and what follows it (VITS: prior sample and flows; FastPitch: the decoder)
+  vocode     the vocoder, trimming and the copy of the audio to the host
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .runner import _sync
 if TYPE_CHECKING:
     from .. import SynthesisConfig, Voice
 
-STAGES: tuple[str, ...] = ("front_end", "encode", "latent", "vocode")
+STAGES: tuple[str, ...] = ("front_end", "encode", "frames", "vocode")
 """Stage names in pipeline order."""
 
 
@@ -44,7 +44,7 @@ class _Clock:
         self._t = now
 
 
-def vits_stage_times(voice: Voice, text: str, cfg: SynthesisConfig | None = None) -> dict[str, float]:
+def stage_times(voice: Voice, text: str, cfg: SynthesisConfig | None = None) -> dict[str, float]:
     """Seconds per stage (see module docstring) for synthesizing `text` once with `voice`."""
     engine = voice.engine
     clock = _Clock(engine.runtime.device, STAGES)
@@ -57,7 +57,7 @@ def vits_stage_times(voice: Voice, text: str, cfg: SynthesisConfig | None = None
         enc, frames = engine.encode(batch)
         clock.mark("encode")
         z = engine.latent(batch, enc, frames)
-        clock.mark("latent")
+        clock.mark("frames")
         engine.vocode(z, frames, enc.g)
         clock.mark("vocode")
     return clock.times

@@ -44,15 +44,15 @@ def run_process(argv: list[str], text: str) -> tuple[float, float]:
 
 def compare(repeats: int = 3, extra: list[str] | None = None) -> dict[str, Any]:
     """Medians over `repeats` interleaved runs of both command lines on both texts."""
-    from ..voices.registry import resolve_voice
+    from ..voices.registry import locate
 
-    files = resolve_voice(None)
-    out: dict[str, Any] = {"repeats": repeats, "sonorant_args": extra or [], "voice": str(files.model), "texts": {}}
+    _, model, _ = locate(None)
+    out: dict[str, Any] = {"repeats": repeats, "sonorant_args": extra or [], "voice": str(model), "texts": {}}
     with tempfile.TemporaryDirectory() as tmp:
         wav = str(Path(tmp) / "out.wav")
         commands = {
             "sonorant": [sys.executable, "-m", "sonorant", "speak", "-o", wav, "--force", *(extra or [])],
-            "piper": [sys.executable, "-m", "piper", "-m", str(files.model), "-f", wav],
+            "piper": [sys.executable, "-m", "piper", "-m", str(model), "-f", wav],
         }
         for label, text in (("one_line", ONE_LINE), ("long", LONG_TEXT)):
             runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}

@@ -2,6 +2,6 @@
 
 from .buckets import BucketConfig, bucket_size
 from .engine import Engine, Utterance
-from .streaming import StreamConfig, decoder_context_frames
+from .streaming import StreamConfig
 
-__all__ = ["BucketConfig", "Engine", "StreamConfig", "Utterance", "bucket_size", "decoder_context_frames"]
+__all__ = ["BucketConfig", "Engine", "StreamConfig", "Utterance", "bucket_size"]

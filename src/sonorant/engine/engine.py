@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from ..arrays import pad_ids
-from ..models.vits import Encoded
+from ..models.base import Encoded
 from .buckets import BucketConfig, bucket_size
-from .streaming import StreamConfig, Window, decoder_context_frames, flow_context_frames, split_windows, windows
+from .streaming import StreamConfig, Window, split_windows, windows
 
 _LOG = logging.getLogger(__name__)
 
@@ -29,15 +29,11 @@ class Utterance:
     """One model input: a sentence's ids and everything that decides its audio."""
 
     ids: tuple[int, ...]
-    """Phoneme ids, BOS to EOS."""
+    """Model input ids (the voice's front end made them)."""
     seed: int
-    """Seed of this utterance's duration and latent noise (0 <= seed < 2^63)."""
-    length_scale: float
-    """Duration multiplier."""
-    noise_scale: float
-    """Prior noise scale."""
-    noise_w: float
-    """Duration noise scale."""
+    """Seed of this utterance's noise (0 <= seed < 2^63), for families that draw any."""
+    knobs: tuple[float, ...]
+    """The family's per-utterance controls, in its spec's column order (`FamilySpec.knobs`)."""
     speaker_id: int | None = None
     """Speaker index for multi-speaker voices."""
 
@@ -57,13 +53,15 @@ class Engine:
     def __init__(self, runtime: Any, buckets: BucketConfig | None = None) -> None:
         self.runtime = runtime
         self.ops = runtime.ops
-        self.cfg = runtime.cfg
+        self.spec = runtime.spec
         self.buckets = buckets or BucketConfig.for_device(getattr(runtime, "device", "cpu"))
-        self.hop = self.cfg.hop_length
-        self.channels = self.cfg.inter_channels
-        self.multi_speaker = self.cfg.n_speakers > 1
-        self.context = decoder_context_frames(self.cfg)
-        self.flow_context = flow_context_frames(self.cfg)
+        self.hop = self.spec.hop
+        self.channels = self.spec.channels
+        self.multi_speaker = self.spec.multi_speaker
+        self.context = self.spec.vocoder_reach
+        """Frames of context a vocoder window carries on each side."""
+        self.flow_context = self.spec.frames_reach
+        """Frames on each side that change one output frame of the frames stage (None: global)."""
 
     # --- whole utterances ---------------------------------------------------------------------------
 
@@ -129,26 +127,25 @@ class Engine:
         width = bucket_size(n_ids, self.buckets.id_edges) if self.runtime.static_shapes else n_ids
         ids, lengths = pad_ids([u.ids for u in batch], width)  # [b, width], [b]
         sid = np.array([u.speaker_id or 0 for u in batch], dtype=np.int64) if self.multi_speaker else None
-        return self.runtime.encode(ids, lengths, self._vec(batch, "noise_w"), self._vec(batch, "length_scale"),
-                                   self._seeds(batch), sid)
+        return self.runtime.encode(ids, lengths, self.knob_matrix(batch), self.seed_vector(batch), sid)
 
     def _frame_width(self, frames: int) -> int:
         """Padded latent width for `frames` frames (exact for dynamic-shape runtimes)."""
         return bucket_size(frames, self.buckets.frame_edges) if self.runtime.static_shapes else frames
 
     def encode(self, batch: Sequence[Utterance]) -> tuple[Encoded, list[int]]:
-        """Stage 1 alone for `batch`: (encoded, frames per utterance). The scheduler runs the flows
-        (`runtime.latent`) over just a new stream's first frames from it."""
+        """Stage 1 alone for `batch`: (encoded, frames per utterance). The scheduler runs the frames stage
+        (`runtime.frames`) over just a new stream's first frames from it, where the family allows."""
         enc = self._encode(batch)
         return enc, [int(f) for f in self.ops.to_host(enc.frames)]
 
     def latent(self, batch: Sequence[Utterance], enc: Encoded, frames: Sequence[int]) -> Any:
-        """Stage 2a for `batch`'s stage-1 result: latent frames [b, c, t_y], t_y padded as the runtime needs."""
-        return self.runtime.latent(enc, self._vec(batch, "noise_scale"), self._seeds(batch),
-                                   self._frame_width(max(frames)))
+        """Stage 2 for `batch`'s stage-1 result: the vocoder's input frames [b, c, t_y], t_y padded as the
+        runtime needs."""
+        return self.runtime.frames(enc, self.knob_matrix(batch), self.seed_vector(batch), self._frame_width(max(frames)))
 
     def latents(self, batch: Sequence[Utterance]) -> tuple[Any, list[int], Any | None]:
-        """Stages 1 and 2a for `batch`, padded as `run_batch` pads it: latent frames [b, c, t_y], each
+        """Stages 1 and 2 for `batch`, padded as `run_batch` pads it: the vocoder's input [b, c, t_y], each
         utterance's frame count, and the speaker embedding (or None). The server's scheduler decodes
         these in windows of its own choosing, batched across requests."""
         enc, frames = self.encode(batch)
@@ -160,11 +157,11 @@ class Engine:
         return self.vocode(z, frames, g)
 
     def vocode(self, z: Any, frames: Sequence[int], g: Any | None) -> list[np.ndarray]:
-        """Audio of each row of a padded latent batch z [b, c, t_y], trimmed to its `frames`."""
+        """Audio of each row of a padded batch of vocoder input z [b, c, t_y], trimmed to its `frames`."""
         return self._vocode_async(z, list(frames), g).result()
 
     def _vocode_async(self, z: Any, frames: list[int], g: Any | None) -> Any:
-        """The decoder over a padded latent batch: in one pass trimmed on the device, unless the runtime
+        """The vocoder over a padded batch: in one pass trimmed on the device, unless the runtime
         wants more rows per pass than there are (`decode_rows`: ONNX Runtime on a CPU spreads rows over
         its threads), in which case whole-utterance windows go through `decode`, which splits them."""
         rows = int(getattr(self.runtime, "decode_rows", 1))
@@ -205,22 +202,24 @@ class Engine:
         overlapping windows of latent frames and each piece is yielded as soon as it is decoded.
 
         Each window carries `self.context` frames of context on both sides, so the concatenated pieces
-        equal `run_batch([utterance])` (up to float rounding). The first window is small, and its latent
-        frames come from a flow run over just the frames it needs plus the flow's own reach (the noise
-        is a function of the frame, so the head's noise is the whole latent's), so the first piece does
-        not wait for the flow over the whole sentence.
+        equal `run_batch([utterance])` (up to float rounding). The first window is small, and where the
+        family's frames stage has a finite reach (`FamilySpec.frames_reach`: VITS's flows) its frames
+        come from a pass over just the frames it needs plus that reach (the noise is a function of the
+        frame, so the head's noise is the whole sentence's), so the first piece does not wait for the
+        frames stage over the whole sentence.
         """
         enc, (n_frames,) = self.encode([utterance])
-        noise_scale, seeds = self._vec([utterance], "noise_scale"), self._seeds([utterance])
+        knobs, seeds = self.knob_matrix([utterance]), self.seed_vector([utterance])
         full = self._frame_width(n_frames)
         plan = list(windows(n_frames, self.context, cfg or StreamConfig()))
-        head = self._frame_width(plan[0].stop + self.flow_context)
         z = None
-        if len(plan) > 1 and head < full:
-            z = self.runtime.latent(enc, noise_scale, seeds, head)  # exact on [0, head - reach)
+        if self.flow_context is not None and len(plan) > 1:
+            head = self._frame_width(plan[0].stop + self.flow_context)
+            if head < full:
+                z = self.runtime.frames(enc, knobs, seeds, head)  # exact on [0, head - reach)
         for k, w in enumerate(plan):
             if k == 1 or z is None:
-                z = self.runtime.latent(enc, noise_scale, seeds, full)
+                z = self.runtime.frames(enc, knobs, seeds, full)
             (audio,) = self.decode([(z, enc.g, w)])
             yield audio, k == len(plan) - 1
 
@@ -236,11 +235,13 @@ class Engine:
         warm(self.buckets, tuple(batch_sizes), tuple(sizes))
 
     @staticmethod
-    def _vec(batch: Sequence[Utterance], field: str) -> np.ndarray:
-        return np.array([getattr(u, field) for u in batch], dtype=np.float32)
+    def knob_matrix(batch: Sequence[Utterance]) -> np.ndarray:
+        """The batch's knobs as the stages take them: float32 [b, K]."""
+        return np.array([u.knobs for u in batch], dtype=np.float32).reshape(len(batch), -1)  # [b, K]
 
     @staticmethod
-    def _seeds(batch: Sequence[Utterance]) -> np.ndarray:
+    def seed_vector(batch: Sequence[Utterance]) -> np.ndarray:
+        """The batch's seeds: int64 [b]."""
         return np.array([u.seed for u in batch], dtype=np.int64)
 
 

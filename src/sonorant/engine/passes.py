@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
-from ..models.vits import Encoded
+from ..models.base import Encoded
 from .buckets import bucket_size
 from .engine import Engine, Utterance
 
@@ -50,16 +49,16 @@ def head_latents(engine: Engine, utts: Sequence[Utterance], first_stops: Sequenc
     """Stage 1 for `utts`, then the flows over just the frames their first windows need.
 
     `first_stops[i]` is one past the last frame utterance i's first window reads, or None to get its
-    full latent. The flows reach `engine.flow_context` frames, so a head of `stop + flow_context`
-    frames is exact on the first window; utterances that short get their full latent anyway.
+    full latent. The frames stage reaches `engine.flow_context` frames, so a head of `stop + flow_context`
+    frames is exact on the first window; utterances that short get their full latent anyway, and so
+    does every utterance of a family whose frames stage attends globally (`flow_context` None).
     """
     ops = engine.ops
     enc, frames = engine.encode(utts)
-    needs = [f if stop is None else min(f, stop + engine.flow_context) for f, stop in zip(frames, first_stops)]
+    reach = engine.flow_context
+    needs = [f if stop is None or reach is None else min(f, stop + reach) for f, stop in zip(frames, first_stops)]
     width = min(frame_width(engine, max(needs)), frame_width(engine, max(frames)))
-    noise_scale = np.array([u.noise_scale for u in utts], dtype=np.float32)  # [b]
-    seeds = np.array([u.seed for u in utts], dtype=np.int64)  # [b]
-    z = engine.runtime.latent(enc, noise_scale, seeds, width)  # [b, c, width]
+    z = engine.runtime.frames(enc, Engine.knob_matrix(utts), Engine.seed_vector(utts), width)  # [b, c, width]
     out = []
     for row, (f, utt) in enumerate(zip(frames, utts)):
         g = None if enc.g is None else ops.copy(enc.g[row : row + 1])
@@ -67,9 +66,10 @@ def head_latents(engine: Engine, utts: Sequence[Utterance], first_stops: Sequenc
             out.append(Latent(f, ops.copy(z[row : row + 1, :, :f]), g))
             continue
         n_ids = len(utt.ids)
-        row_enc = Encoded(ops.copy(enc.m_p[row : row + 1, :, :n_ids]), ops.copy(enc.logs_p[row : row + 1, :, :n_ids]),
-                          ops.copy(enc.durations[row : row + 1, :n_ids]), ops.copy(enc.frames[row : row + 1]), g)
-        out.append(Latent(f, ops.copy(z[row : row + 1, :, : width - engine.flow_context]), g, (row_enc, utt)))
+        row_enc = Encoded(ops.copy(enc.tokens[row : row + 1, :, :n_ids]), ops.copy(enc.durations[row : row + 1, :n_ids]),
+                          ops.copy(enc.frames[row : row + 1]), g)
+        assert reach is not None  # a head shorter than its utterance exists only with a finite reach
+        out.append(Latent(f, ops.copy(z[row : row + 1, :, : width - reach]), g, (row_enc, utt)))
     return out
 
 
@@ -80,17 +80,16 @@ def rest_latents(engine: Engine, heads: Sequence[Latent]) -> list[Any]:
         raise ValueError("rest_latents takes heads from head_latents only")
     ops = engine.ops
     static = engine.runtime.static_shapes
-    n_ids = max(r[0].m_p.shape[-1] for r in rows)
+    n_ids = max(r[0].tokens.shape[-1] for r in rows)
     t_x = bucket_size(n_ids, engine.buckets.id_edges) if static else n_ids
     t_y = frame_width(engine, max(h.frames for h in heads))
     enc = Encoded(
-        ops.concat([ops.pad_last(r[0].m_p, t_x) for r in rows]),  # [b, c, t_x]
-        ops.concat([ops.pad_last(r[0].logs_p, t_x) for r in rows]),  # [b, c, t_x]
+        ops.concat([ops.pad_last(r[0].tokens, t_x) for r in rows]),  # [b, ct, t_x]
         ops.concat([ops.pad_last(r[0].durations, t_x) for r in rows]),  # [b, t_x], zero on padding
         ops.concat([r[0].frames for r in rows]),  # [b]
         None if rows[0][0].g is None else ops.concat([r[0].g for r in rows]),  # [b, gin, 1]
     )
-    noise_scale = np.array([r[1].noise_scale for r in rows], dtype=np.float32)  # [b]
-    seeds = np.array([r[1].seed for r in rows], dtype=np.int64)  # [b]
-    z = engine.runtime.latent(enc, noise_scale, seeds, t_y)  # [b, c, t_y]
+    utts = [r[1] for r in rows]
+    z = engine.runtime.frames(enc, Engine.knob_matrix(utts), Engine.seed_vector(utts), t_y)  # [b, c, t_y]
     return [ops.copy(z[row : row + 1, :, : h.frames]) for row, h in enumerate(heads)]
+

@@ -9,38 +9,9 @@ or oneDNN-backed decoder sees a handful of shapes, not one per window.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from ..models.vits import VitsConfig
-
-
-def decoder_context_frames(cfg: VitsConfig) -> int:
-    """Latent frames on each side that can influence a decoder output frame (an upper bound)."""
-    reach = 0.0  # in latent frames, one side
-    reach += (7 - 1) / 2  # conv_pre
-    rate = 1
-    dilations = cfg.resblock_dilation_sizes
-    for up_rate, up_kernel in zip(cfg.upsample_rates, cfg.upsample_kernel_sizes):
-        reach += math.ceil(up_kernel / up_rate) / rate  # transposed conv: input frames per output sample
-        rate *= up_rate
-        block_reach = 0
-        for k, ds in zip(cfg.resblock_kernel_sizes, dilations):
-            per_conv = sum((k - 1) // 2 * d for d in ds)
-            if cfg.resblock == "1":
-                per_conv += (k - 1) // 2 * len(ds)  # the undilated second conv of each pair
-            block_reach = max(block_reach, per_conv)
-        reach += block_reach / rate
-    reach += (7 - 1) / 2 / rate  # conv_post
-    return int(math.ceil(reach)) + 1
-
-
-def flow_context_frames(cfg: VitsConfig) -> int:
-    """Latent frames on each side that can influence one output frame of the inverse flows: each
-    coupling layer's WaveNet reaches (kernel - 1) / 2 * dilation frames per layer; the rest is 1x1."""
-    per_flow = sum((cfg.flow_kernel_size - 1) // 2 * cfg.flow_dilation_rate**i for i in range(cfg.flow_n_layers))
-    return cfg.n_flows * per_flow
 
 
 @dataclass(frozen=True)

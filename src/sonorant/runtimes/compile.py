@@ -1,12 +1,12 @@
-"""torch.compile (inductor) execution of a VITS voice: one graph per bucket, all built by `warmup()`.
+"""torch.compile (inductor) execution of a model: one graph per bucket, all built by `warmup()`.
 
 The model is wrapped from outside, stage by stage:
 
 - `encode` is compiled per (batch, id bucket);
-- `latent` is compiled per (batch, frame bucket), with the phoneme axis of its inputs marked dynamic:
-  only the path matrix [b, t_y, t_x] and its `bmm` see that axis (every convolution runs over the
-  frames), so one graph serves every id bucket instead of one per (id bucket x frame bucket) pair;
-- `vocode` is compiled per (batch, frame bucket) and per streaming window size.
+- `frames` is compiled per (batch, frame bucket), with the id axis of its inputs marked dynamic:
+  only the path matrix [b, t_y, t_x] and its `bmm` see that axis (everything after length regulation
+  runs over the frames), so one graph serves every id bucket instead of one per (id x frame) pair;
+- `vocode` is compiled per (batch, frame bucket) and per streaming window size (always masked).
 
 `warmup(buckets, batch_sizes, window_sizes)` runs every one of those shapes once, so no request ever
 compiles; a batch of a size that was not warmed up is padded to the next warmed-up size. Inductor's
@@ -18,7 +18,6 @@ a second process loads the compiled code instead of building it, and never loads
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import os
 import time
@@ -31,11 +30,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arrays import DURATION_STREAM, LATENT_STREAM
 from ..errors import ConfigError, SonorantError
-from ..models.vits import Encoded, Vits
+from ..models.base import Encoded
+from .base import StageRunner
 from .cache import CacheEntry, default_cache_root, versions, weights_digest
 from .precision import decoder_scope
+from .stage_modules import stage_calls
 from .torch_ops import TorchOps, strict_fp32
 
 _LOG = logging.getLogger(__name__)
@@ -43,38 +43,6 @@ _FORMAT = "sonorant-compile-1"
 _SIGNATURES_IN_PROCESS: set[tuple] = set()
 """Every (runtime, stage, shape) compiled in this process: dynamo's per-code-object cache limit must
 exceed it, because all compiled modules share `nn.Module`'s call code object."""
-
-
-class _EncodeStage(nn.Module):
-    def __init__(self, model: Vits) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, ids, lengths, noise_w, length_scale, dur_noise, sid=None):  # noqa: ANN001, ANN201
-        e = self.model.encode(ids, lengths, noise_w, length_scale, dur_noise, sid)
-        return e.m_p, e.logs_p, e.durations, e.frames, e.g
-
-
-class _LatentStage(nn.Module):
-    def __init__(self, model: Vits) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, m_p, logs_p, durations, frames, noise_scale, z_noise, g=None):  # noqa: ANN001, ANN201
-        return self.model.latent(Encoded(m_p, logs_p, durations, frames, g), noise_scale, z_noise)
-
-
-class _VocodeStage(nn.Module):
-    def __init__(self, dec: nn.Module, dtype: torch.dtype) -> None:
-        super().__init__()
-        self.dec = dec
-        self.dtype = dtype
-
-    def forward(self, z, frames, g=None):  # noqa: ANN001, ANN201
-        # Always masked (even when nothing is padded): one graph per shape, and the mask multiplies
-        # fuse into the neighbouring kernels.
-        audio = self.dec(z.to(self.dtype), frames, g=None if g is None else g.to(self.dtype))
-        return audio.float()
 
 
 def _signature(stage: str, tensors: Sequence[torch.Tensor | int | None], dynamic: Mapping[int, int]) -> tuple:
@@ -157,7 +125,7 @@ def _progress_bar(total: int) -> Any:
     return tqdm(total=total, desc="compiling graphs", unit="graph", disable=None, leave=False)
 
 
-class CompileRuntime:
+class CompileRuntime(StageRunner):
     """Runs the stages as torch.compile'd (inductor) graphs, one per bucket shape; see the module doc."""
 
     name = "compile"
@@ -165,7 +133,7 @@ class CompileRuntime:
 
     def __init__(
         self,
-        model: Vits,
+        model: nn.Module,
         *,
         device: str | torch.device = "cpu",
         cache_dir: str | Path | None = None,
@@ -177,7 +145,7 @@ class CompileRuntime:
         """`cache_dir` is the root of the keyed compile caches (default `~/.cache/sonorant/compile`);
         `mode` is a torch.compile mode ("default", "reduce-overhead", "max-autotune", ...) and `options`
         are inductor config patches applied on top of it (e.g. {"freezing": True}); `precision` is the
-        decoder's ("fp32", "bf16", "fp16"; see `sonorant.runtimes.precision`)."""
+        vocoder's ("fp32", "bf16", "fp16"; see `sonorant.runtimes.precision`)."""
         from torch._inductor import list_mode_options
 
         from .precision import decoder_dtype
@@ -187,13 +155,10 @@ class CompileRuntime:
             raise ConfigError("the compile runtime was asked for device 'cuda' but torch sees no CUDA device")
         self.device = str(self.torch_device)
         self.ops = TorchOps(self.torch_device)
-        self.cfg = model.cfg
+        self.spec = model.spec
         self.model = model.to(self.torch_device).eval()
         self.precision = precision
         self.dtype = decoder_dtype(precision, self.torch_device)
-        # A reduced-precision copy, so the voice's own fp32 model is left as it is.
-        dec = self.model.dec if self.dtype is torch.float32 else copy.deepcopy(self.model.dec).to(self.dtype)
-        self.multi = model.cfg.n_speakers > 1
         try:
             patches = dict(list_mode_options(mode or "default", dynamic=False))
         except RuntimeError as exc:
@@ -219,10 +184,10 @@ class CompileRuntime:
         self._progress: Any = None  # a progress bar over the graphs while `warmup` builds them
         self._warm_batches: tuple[int, ...] = ()
         self._warmed = False
-        stages = {"encode": _EncodeStage(model), "latent": _LatentStage(model), "vocode": _VocodeStage(dec, self.dtype)}
+        self.calls = stage_calls(self.model, self.dtype)
         self._compiled = {
-            name: torch.compile(stage, backend=self._backend(name), fullgraph=fullgraph, dynamic=False)
-            for name, stage in stages.items()
+            name: torch.compile(self.calls[name], backend=self._backend(name), fullgraph=fullgraph, dynamic=False)
+            for name in ("encode", "frames", "vocode")
         }
 
     # --- compilation ---------------------------------------------------------------------------------
@@ -246,7 +211,7 @@ class CompileRuntime:
         sig = _signature(stage, args, dynamic)
         # The same precision scope at compile time and at every call: encode and latent in strict fp32,
         # the decoder as its precision says (see `sonorant.runtimes.precision`).
-        scope = decoder_scope(self.precision) if stage == "vocode" else strict_fp32()
+        scope = decoder_scope(self.precision) if stage.startswith("vocode") else strict_fp32()
         with torch.no_grad(), scope:
             if sig in self._seen:
                 out = self._compiled[stage](*args)
@@ -302,64 +267,41 @@ class CompileRuntime:
         """Total graphs built so far, over all stages."""
         return sum(self.graphs.values())
 
-    # --- batch padding to warmed-up sizes ------------------------------------------------------------
+    # --- the Runtime protocol -----------------------------------------------------------------------
 
     def _batch_for(self, b: int) -> int:
         """The warmed-up batch size a batch of `b` runs at (itself if none fits)."""
         fits = [s for s in self._warm_batches if s >= b]
         return min(fits) if fits else b
 
-    def _prep(self, t: torch.Tensor | None, rows: int, fill: float = 0) -> torch.Tensor | None:
-        """`t` padded to `rows` rows with `fill`, on the device, contiguous, as an ordinary tensor.
+    def _prep(self, t: torch.Tensor, rows: int) -> torch.Tensor:
+        """`t` on the device, contiguous, as an ordinary tensor, with copies of its first row added up to
+        `rows` rows (padding rows then compute something valid and finite, and are dropped).
 
         Guards compare strides and dispatch keys, so inputs must look alike whatever produced them
         (a padded copy, a slice of another stage's output, an inference-mode tensor): everything is
         made contiguous, run under no_grad, and inference tensors are copied out.
         """
-        if t is None:
-            return None
         if t.shape[0] != rows:
-            pad = torch.full((rows - t.shape[0], *t.shape[1:]), fill, dtype=t.dtype, device=t.device)
-            t = torch.cat([t, pad])
+            t = torch.cat([t, t[:1].expand(rows - t.shape[0], *t.shape[1:])])
         t = t.to(self.torch_device).contiguous()
         return t.clone() if t.is_inference() else t
 
-    # --- the Runtime protocol -----------------------------------------------------------------------
-
-    def _host(self, a: np.ndarray, rows: int, fill: float = 0) -> torch.Tensor:
-        return self._prep(self.ops.asarray(np.asarray(a)), rows, fill)
-
-    def encode(self, ids: np.ndarray, lengths: np.ndarray, noise_w: np.ndarray, length_scale: np.ndarray,
-               seeds: np.ndarray, sid: np.ndarray | None) -> Encoded:
-        b = ids.shape[0]
+    def run_stage(self, graph: str, feeds: Mapping[str, Any]) -> list[Any]:
+        call = self.calls[graph]
+        b = feeds[call.names[0]].shape[0]
         rows = self._batch_for(b)
-        if self.multi and sid is None:
-            sid = np.zeros(b, dtype=np.int64)
-        # Padding rows have length 1 (a lone pad id): every row's math stays finite and independent.
-        lengths_t = self._host(lengths, rows, 1)
-        with torch.no_grad():  # noise on the device, outside the graph: noise ops would triple compile time
-            dur_noise = self.ops.normal(self._host(seeds, rows), DURATION_STREAM, 2, ids.shape[1], lengths_t)
-        args = (self._host(ids, rows), lengths_t, self._host(noise_w, rows), self._host(length_scale, rows, 1),
-                dur_noise, None if sid is None else self._host(sid, rows))
-        m_p, logs_p, durations, frames, g = self._call("encode", args)
-        return Encoded(m_p[:b], logs_p[:b], durations[:b], frames[:b], None if g is None else g[:b])
-
-    def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
-        b = enc.frames.shape[0]
-        rows = self._batch_for(b)
-        frames = self._prep(enc.frames, rows, 1)
-        with torch.no_grad():
-            z_noise = self.ops.normal(self._host(seeds, rows), LATENT_STREAM, self.cfg.inter_channels, int(width), frames)
-        args = (self._prep(enc.m_p, rows), self._prep(enc.logs_p, rows), self._prep(enc.durations, rows), frames,
-                self._host(noise_scale, rows), z_noise, self._prep(enc.g, rows))
-        z = self._call("latent", args, dynamic={0: 2, 1: 2, 2: 1})  # the phoneme axis
-        return z[:b]
+        args = tuple(self._prep(feeds[n], rows) for n in call.names)
+        # The id axis of the frames stage's inputs is dynamic: one graph per frame bucket.
+        dynamic = {call.names.index("tokens"): 2, call.names.index("durations"): 1} if graph == "frames" else {}
+        out = self._call(graph, args, dynamic)
+        return [t[:b] for t in out] if isinstance(out, tuple) else [out[:b]]
 
     def vocode(self, z: torch.Tensor, frames: np.ndarray, g: torch.Tensor | None) -> torch.Tensor:
-        b = z.shape[0]
-        rows = self._batch_for(b)
-        args = (self._prep(z, rows), self._host(np.asarray(frames, dtype=np.int64), rows, 1), self._prep(g, rows))
-        return self._call("vocode", args)[:b]  # [b, t * hop] float32 on the device
+        # Always masked (even when nothing is padded): one graph per shape, and the mask multiplies
+        # fuse into the neighbouring kernels.
+        feeds = {"z": z, "lengths": self.ops.asarray(np.asarray(frames, dtype=np.int64)), "g": g}
+        return self.run_stage("vocode", feeds)[0]  # [b, t * hop] float32 on the device
 
     # --- ahead-of-time compilation ------------------------------------------------------------------
 
@@ -374,7 +316,7 @@ class CompileRuntime:
             raise ConfigError("warmup needs at least one positive batch size")
         start, before = time.perf_counter(), self.graphs_compiled
         self._warm_batches = sizes
-        c = self.model.cfg.inter_channels
+        c = self.spec.channels
         graphs = len(sizes) * (len(id_edges) + 2 * len(frame_edges)) + len(set(window_sizes)) + 1
         _LOG.warning("compile runtime: building %d graphs (the first time takes minutes; later processes load them "
                      "from %s)", graphs, self.cache_dir)
@@ -385,7 +327,7 @@ class CompileRuntime:
                     self._dummy_encode(b, t_x)
                 enc = self._dummy_encode(b, id_edges[0])
                 for t_y in frame_edges:
-                    z = self.latent(enc, np.zeros(b, np.float32), np.zeros(b, np.int64), t_y)
+                    z = self.frames(enc, self._knobs(b), np.zeros(b, np.int64), t_y)
                     self.vocode(z, np.full(b, t_y, np.int64), enc.g)
             enc = self._dummy_encode(1, id_edges[0])
             for size in sorted({int(s) for s in window_sizes}):
@@ -398,9 +340,11 @@ class CompileRuntime:
         _LOG.info("compile runtime: %d graphs ready in %.1f s (%d built or loaded now; cache %s)",
                   len(self._seen), time.perf_counter() - start, self.graphs_compiled - before, self.cache_dir)
 
+    def _knobs(self, b: int) -> np.ndarray:
+        return np.tile(np.asarray(self.spec.knob_defaults(), dtype=np.float32), (b, 1))  # [b, K]
+
     def _dummy_encode(self, b: int, t_x: int) -> Encoded:
         ids = np.zeros((b, t_x), dtype=np.int64)
         ids[:, 0] = 1
-        sid = np.zeros(b, dtype=np.int64) if self.multi else None
-        ones = np.ones(b, dtype=np.float32)
-        return self.encode(ids, np.full(b, t_x, dtype=np.int64), ones, ones, np.zeros(b, np.int64), sid)
+        sid = np.zeros(b, dtype=np.int64) if self.spec.multi_speaker else None
+        return self.encode(ids, np.full(b, t_x, dtype=np.int64), self._knobs(b), np.zeros(b, np.int64), sid)

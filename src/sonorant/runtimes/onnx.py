@@ -1,10 +1,10 @@
-"""ONNX Runtime execution of a VITS voice: the three stages as dynamic-axis ONNX graphs.
+"""ONNX Runtime execution of a model: its stages as dynamic-axis ONNX graphs.
 
-The stage graphs (encode, latent, vocode, and vocode_full for windows without padding) are exported once
+The stage graphs (encode, frames, vocode, and vocode_full for windows without padding) are exported once
 per voice and kept in a `runtimes.cache.CacheEntry` under `~/.cache/sonorant/onnx/<key>`, keyed by the
 voice's contents (the digest of its file, or of a model's weights), the source of the model and export
 code, and the torch / onnx versions that export them. The entry also records the voice's
-hyper-parameters, so a process that finds it runs on numpy and onnxruntime alone: it never imports torch
+family spec, so a process that finds it runs on numpy and onnxruntime alone: it never imports torch
 or loads the voice's weights. An entry with a missing, truncated or corrupt graph is rebuilt (once, with
 a warning), never reported as the user's problem.
 
@@ -25,31 +25,33 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..arrays import DURATION_STREAM, LATENT_STREAM, NumpyOps, numpy_normal
+from ..arrays import NumpyOps
 from ..errors import ConfigError, SonorantError
-from ..models.vits import Encoded, VitsConfig
+from ..models.base import FamilySpec
+from .base import GRAPHS, StageRunner
 from .cache import CacheEntry, LazyModel, atomic_write_text, default_cache_root, installed_versions, source_digest
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from ..engine.buckets import BucketConfig
-    from ..models.vits import Vits
 
 _LOG = logging.getLogger(__name__)
-_FORMAT = "sonorant-vits-stages-3"
+_FORMAT = "sonorant-stages-4"
 STAGE_OPSET = 17
 """ONNX opset of the dynamic stage graphs."""
-STAGE_GRAPHS = ("encode", "latent", "vocode", "vocode_full")
+STAGE_GRAPHS = GRAPHS
 """The stage graphs of an entry, each as `<name>.onnx`."""
 _GRAPHS = STAGE_GRAPHS
 _DESCRIPTION = "stages.json"
-"""Written last into a complete entry: the voice's config and the graphs' names."""
+"""Written last into a complete entry: the family spec and the graphs' names."""
 
 
 def _code_files() -> list[Path]:
     """The source files that decide what the exported graphs compute."""
     here = Path(__file__).parent
-    model_dir = here.parent / "models" / "vits"
-    return sorted(model_dir.glob("*.py")) + [here / "onnx_export.py", here / "layout.py"]
+    models = sorted((here.parent / "models").rglob("*.py"))
+    return models + [here / n for n in ("onnx_export.py", "layout.py", "stage_modules.py", "base.py")]
 
 
 def stage_cache_fields(source: str) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def select_providers(
 
 
 def _tensorrt_ep_options(stage: str, onnx_path: Path, cache: Path, buckets: BucketConfig | None,
-                         cfg: VitsConfig, precision: str) -> dict[str, Any]:
+                         spec: FamilySpec, precision: str) -> dict[str, Any]:
     """TensorRT execution-provider options for one stage graph: engine and timing caches beside the
     graphs, fp16 if asked, and one explicit profile spanning the buckets (so no shape rebuilds)."""
     import onnx
@@ -108,7 +110,7 @@ def _tensorrt_ep_options(stage: str, onnx_path: Path, cache: Path, buckets: Buck
     from .tensorrt import stage_profiles
 
     present = {i.name for i in onnx.load(str(onnx_path), load_external_data=False).graph.input}
-    profiles = stage_profiles(cfg, buckets or BucketConfig(), range(1, (buckets or BucketConfig()).max_batch + 1))
+    profiles = stage_profiles(spec, buckets or BucketConfig(), range(1, (buckets or BucketConfig()).max_batch + 1))
     stage_profiles_ = profiles[stage.removesuffix("_full")]  # vocode_full: vocode's inputs less `frames`
     typical = stage_profiles_[(len(stage_profiles_) - 1) // 2]  # a middle bucket is the optimum
     spans: dict[str, list[tuple[int, ...]]] = {}
@@ -136,7 +138,7 @@ def _tensorrt_ep_options(stage: str, onnx_path: Path, cache: Path, buckets: Buck
     }
 
 
-class OnnxRuntime:
+class OnnxRuntime(StageRunner):
     """Runs the exported stage graphs with ONNX Runtime; any sequence length, no buckets needed."""
 
     name = "onnx"
@@ -144,7 +146,7 @@ class OnnxRuntime:
 
     def __init__(
         self,
-        model: Vits | LazyModel,
+        model: nn.Module | LazyModel,
         *,
         device: str = "cpu",
         providers: Sequence[str | tuple[str, Mapping[str, Any]]] | None = None,
@@ -154,7 +156,7 @@ class OnnxRuntime:
         buckets: BucketConfig | None = None,
         precision: str = "fp32",
     ) -> None:
-        """`model` is a `Vits`, or a `LazyModel` that is built only if the graphs are not cached yet.
+        """`model` is a family's model (`models.base.StagedModel`), or a `LazyModel` that is built only if the graphs are not cached yet.
         `device` "cpu" or "cuda[:N]" picks the provider unless `providers` lists them in preference
         order ("cpu", "cuda", "tensorrt" or ONNX Runtime's names, each optionally as (name, options));
         unavailable ones are skipped with a warning, or raise `ConfigError` with `strict_providers` (a
@@ -185,8 +187,7 @@ class OnnxRuntime:
         root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "onnx"
         self.cache = CacheEntry(root, stage_cache_fields(self._source_digest()))
         self.directory = self.cache.path
-        self.cfg = self._prepare()
-        self.multi = self.cfg.n_speakers > 1
+        self.spec = self._prepare()
         self.ops = NumpyOps()
         self.device = "cpu" if kind == "cpu" else f"cuda:{index or 0}"
         self._chosen = chosen
@@ -195,7 +196,7 @@ class OnnxRuntime:
         self._options = self._session_options(threads)
         self.providers = [name for name, _ in chosen]
         self.sessions: dict[str, Any] = {}
-        for name in ("encode", "latent"):  # the decoders load on first use: a one-line text needs one of them
+        for name in ("encode", "frames"):  # the decoders load on first use: a one-line text needs one of them
             self._session(name)
         self.active_providers = self.sessions["encode"].get_providers()
         """The providers ONNX Runtime actually uses (it falls back on its own when one fails to load)."""
@@ -216,15 +217,15 @@ class OnnxRuntime:
         return f"weights:{model_key(self._model)}"
 
     @property
-    def model(self) -> Vits:
+    def model(self) -> nn.Module:
         """The torch model behind the graphs (built from the voice file on first use if it was lazy)."""
         if self._model is None:
             assert self._lazy is not None
             self._model = self._lazy.get()
         return self._model
 
-    def _prepare(self) -> VitsConfig:
-        """Open the cache entry and make sure it is complete; returns the voice's config."""
+    def _prepare(self) -> FamilySpec:
+        """Open the cache entry and make sure it is complete; returns the model's family spec."""
         directory = self.cache.open()
         described = self._read_description(directory)
         if described is not None:
@@ -236,11 +237,11 @@ class OnnxRuntime:
         return described
 
     @staticmethod
-    def _read_description(directory: Path) -> VitsConfig | None:
-        """The config of a complete entry, or None if anything is missing or unreadable."""
+    def _read_description(directory: Path) -> FamilySpec | None:
+        """The spec of a complete entry, or None if anything is missing or unreadable."""
         try:
             data = json.loads((directory / _DESCRIPTION).read_text(encoding="utf-8"))
-            cfg = VitsConfig.from_dict(data["config"])
+            cfg = FamilySpec.from_dict(data["spec"])
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -269,7 +270,7 @@ class OnnxRuntime:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         atomic_write_text(directory / _DESCRIPTION,
-                          json.dumps({"config": model.cfg.to_dict(), "graphs": list(_GRAPHS)}, indent=2))
+                          json.dumps({"spec": model.spec.to_dict(), "graphs": list(_GRAPHS)}, indent=2))
         self.cache.prune_siblings()
 
     def _rebuild(self, name: str, exc: Exception) -> None:
@@ -307,7 +308,7 @@ class OnnxRuntime:
         stage_providers = []
         for provider, options in self._chosen:
             if provider == "TensorrtExecutionProvider":
-                options = {**_tensorrt_ep_options(name, path, self.directory, self._buckets, self.cfg,
+                options = {**_tensorrt_ep_options(name, path, self.directory, self._buckets, self.spec,
                                                   self._precision), **options}
             elif provider == "CUDAExecutionProvider":
                 options = {"device_id": 0, **options}
@@ -353,33 +354,5 @@ class OnnxRuntime:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self._session(name).run(None, feeds)
-
-    # --- the Runtime protocol -------------------------------------------------------------------------
-
-    def encode(self, ids: np.ndarray, lengths: np.ndarray, noise_w: np.ndarray, length_scale: np.ndarray,
-               seeds: np.ndarray, sid: np.ndarray | None) -> Encoded:
-        dur_noise = numpy_normal(seeds, DURATION_STREAM, 2, ids.shape[1], lengths)  # [b, 2, t_x]
-        feeds = {"ids": ids, "lengths": lengths, "noise_w": noise_w, "length_scale": length_scale,
-                 "dur_noise": dur_noise}
-        if self.multi:
-            feeds["sid"] = sid if sid is not None else np.zeros(ids.shape[0], dtype=np.int64)
-        out = self._run("encode", feeds)
-        return Encoded(out[0], out[1], out[2], out[3], out[4] if self.multi else None)
-
-    def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> np.ndarray:
-        z_noise = numpy_normal(seeds, LATENT_STREAM, self.cfg.inter_channels, width, enc.frames)  # [b, c, width]
-        feeds = {"m_p": enc.m_p, "logs_p": enc.logs_p, "durations": enc.durations, "frames": enc.frames,
-                 "noise_scale": noise_scale, "z_noise": z_noise}
-        if self.multi:
-            feeds["g"] = enc.g
-        return self._run("latent", feeds)[0]
-
-    def vocode(self, z: np.ndarray, frames: np.ndarray, g: np.ndarray | None) -> np.ndarray:
-        frames = np.asarray(frames, dtype=np.int64)
-        full = bool((frames == z.shape[-1]).all())  # no padding: the unmasked graph gives the same samples
-        feeds = {"z": np.ascontiguousarray(z)} if full else {"z": np.ascontiguousarray(z), "frames": frames}
-        if self.multi:
-            feeds["g"] = g
-        return self._run("vocode_full" if full else "vocode", feeds)[0]
+    def run_stage(self, graph: str, feeds: Mapping[str, Any]) -> list[np.ndarray]:
+        return self._session(graph).run(None, {k: np.ascontiguousarray(v) for k, v in feeds.items()})

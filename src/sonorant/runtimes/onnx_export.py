@@ -1,5 +1,6 @@
-"""ONNX export shared by the Piper-compatible voice export and the ONNX Runtime stage graphs: the stage
-wrappers (`encode`, `latent`, `vocode`, `vocode_full`) and `export_stages`, which writes them."""
+"""ONNX export shared by the Piper-compatible voice export and the ONNX Runtime stage graphs: `export_stages`
+writes a family's graphs (`runtimes.base.GRAPHS`) from its stage modules, with the inputs, outputs and
+dynamic axes its spec names."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..models.vits import Encoded, Vits
-from .layout import conv2d_copy
+from .base import GRAPHS, axes, stage_outputs
 from .onnx import STAGE_OPSET
+from .stage_modules import stage_calls
 
 
 def export_onnx(
@@ -48,96 +49,62 @@ def export_onnx(
     return path
 
 
-class _Encode(nn.Module):
-    def __init__(self, model: Vits) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, ids, lengths, noise_w, length_scale, dur_noise, sid=None):  # noqa: ANN001, ANN201
-        e = self.model.encode(ids, lengths, noise_w, length_scale, dur_noise, sid)
-        return (e.m_p, e.logs_p, e.durations, e.frames) + (() if e.g is None else (e.g,))
-
-
-class _Latent(nn.Module):
-    def __init__(self, model: Vits) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, m_p, logs_p, durations, frames, noise_scale, z_noise, g=None):  # noqa: ANN001, ANN201
-        return self.model.latent(Encoded(m_p, logs_p, durations, frames, g), noise_scale, z_noise)
-
-
-class _Vocode(nn.Module):
-    """The decoder with 2-D convolutions (see `layout.conv2d_copy`); `padded=False` leaves out the
-    masks, for batches whose rows all fill the window (the same samples, less work)."""
-
-    def __init__(self, model: Vits, padded: bool = True) -> None:
-        super().__init__()
-        self.dec = conv2d_copy(model.dec)
-        self.padded = padded
-
-    def forward(self, z, *rest):  # noqa: ANN001, ANN201
-        frames, rest = (rest[0], rest[1:]) if self.padded else (None, rest)  # then the speaker embedding, if any
-        return self.dec(z.unsqueeze(2), frames, g=rest[0] if rest else None)  # [b, c, 1, t] in
-
-
-def model_key(model: Vits) -> str:
+def model_key(model: nn.Module) -> str:
     """A digest of the model's weights and config (what decides the exported graphs' contents)."""
     from .cache import weights_digest
 
     return weights_digest(model)[:24]
 
 
-def export_stages(model: Vits, directory: str | Path) -> dict[str, Path]:
-    """Write encode.onnx, latent.onnx, vocode.onnx and vocode_full.onnx (no padding) for `model` into `directory`."""
+def example_inputs(model: nn.Module, b: int = 2, t_x: int = 24, t_y: int | None = None,
+                   ragged: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+    """Inputs of every graph of `model` (`GRAPHS`), made by running its stages on random ids: what
+    tracing needs. `ragged` gives rows unequal lengths (so nothing specialises on one); `t_y` fixes the
+    frame width (default: the longest row's frames); the vocoder's `lengths` are then all `t_y`."""
+    spec, calls = model.spec, stage_calls(model)
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, spec.n_vocab, (b, t_x), generator=gen)
+    lengths = torch.tensor([t_x] + [max(1, t_x - 5) if ragged else t_x] * (b - 1))
+    knobs = torch.tensor([spec.knob_defaults()] * b, dtype=torch.float32)  # [b, K]
+    feeds: dict[str, dict[str, torch.Tensor]] = {"encode": {"ids": ids, "lengths": lengths, "knobs": knobs}}
+    if spec.encode_noise:
+        feeds["encode"]["noise"] = torch.zeros(b, spec.encode_noise.channels, t_x)
+    if spec.multi_speaker:
+        feeds["encode"]["sid"] = torch.zeros(b, dtype=torch.long)
+    with torch.no_grad():
+        enc = calls["encode"](*feeds["encode"].values())
+        frames = enc[2]
+        if t_y is None:
+            t_y = int(frames.max())
+        else:
+            frames = torch.full_like(frames, t_y)
+        mask = (torch.arange(t_y).view(1, 1, -1) < frames.view(-1, 1, 1)).float()  # [b, 1, t_y]
+        feeds["frames"] = {"tokens": enc[0], "durations": enc[1], "mask": mask, "knobs": knobs}
+        if spec.frames_noise:
+            feeds["frames"]["noise"] = torch.zeros(b, spec.frames_noise.channels, t_y)
+        if spec.cond_channels:
+            feeds["frames"]["g"] = enc[3]
+        z = calls["frames"](*feeds["frames"].values())
+    cond = {"g": enc[3]} if spec.cond_channels else {}
+    feeds["vocode"] = {"z": z, "lengths": frames, **cond}
+    feeds["vocode_full"] = {"z": z, **cond}
+    return feeds
+
+
+def export_stages(model: nn.Module, directory: str | Path) -> dict[str, Path]:
+    """Write `<graph>.onnx` for every graph of `model` (`runtimes.base.GRAPHS`) into `directory`; the
+    vocoder graphs run 2-D convolutions (`layout.conv2d_copy`)."""
     directory = Path(directory)
     model = model.to("cpu", torch.float32).eval()
-    cfg = model.cfg
-    multi = cfg.n_speakers > 1
-    b, t_x = 2, 24
-    ids = torch.randint(1, cfg.n_vocab, (b, t_x))
-    lengths = torch.tensor([t_x, t_x - 5])
-    ones = torch.ones(b)
-    sid = torch.zeros(b, dtype=torch.long) if multi else None
-    with torch.no_grad():
-        enc = model.encode(ids, lengths, ones, ones, torch.zeros(b, 2, t_x), sid)
-        t_y = int(enc.frames.max())
-        z = model.latent(enc, ones, torch.zeros(b, cfg.inter_channels, t_y))
-    g_in = (enc.g,) if multi else ()
-    bt = {0: "batch", 1: "phonemes"}
-    paths = {
-        "encode": export_onnx(
-            _Encode(model), (ids, lengths, ones, ones, torch.zeros(b, 2, t_x)) + ((sid,) if multi else ()),
-            directory / "encode.onnx",
-            ["ids", "lengths", "noise_w", "length_scale", "dur_noise"] + (["sid"] if multi else []),
-            ["m_p", "logs_p", "durations", "frames"] + (["g"] if multi else []),
-            {"ids": bt, "lengths": {0: "batch"}, "noise_w": {0: "batch"}, "length_scale": {0: "batch"},
-             "dur_noise": {0: "batch", 2: "phonemes"}, "sid": {0: "batch"}, "m_p": {0: "batch", 2: "phonemes"},
-             "logs_p": {0: "batch", 2: "phonemes"}, "durations": bt, "frames": {0: "batch"}, "g": {0: "batch"}},
-            opset=STAGE_OPSET,
-        ),
-        "latent": export_onnx(
-            _Latent(model), (enc.m_p, enc.logs_p, enc.durations, enc.frames, ones,
-                             torch.zeros(b, cfg.inter_channels, t_y)) + g_in,
-            directory / "latent.onnx",
-            ["m_p", "logs_p", "durations", "frames", "noise_scale", "z_noise"] + (["g"] if multi else []),
-            ["z"],
-            {"m_p": {0: "batch", 2: "phonemes"}, "logs_p": {0: "batch", 2: "phonemes"}, "durations": bt,
-             "frames": {0: "batch"}, "noise_scale": {0: "batch"}, "z_noise": {0: "batch", 2: "frames"},
-             "g": {0: "batch"}, "z": {0: "batch", 2: "frames"}},
-            opset=STAGE_OPSET,
-        ),
-        "vocode": export_onnx(
-            _Vocode(model), (z, enc.frames) + g_in, directory / "vocode.onnx",
-            ["z", "frames"] + (["g"] if multi else []), ["audio"],
-            {"z": {0: "batch", 2: "frames"}, "frames": {0: "batch"}, "g": {0: "batch"}, "audio": {0: "batch", 1: "samples"}},
-            opset=STAGE_OPSET,
-        ),
-        "vocode_full": export_onnx(
-            _Vocode(model, padded=False), (z,) + g_in, directory / "vocode_full.onnx",
-            ["z"] + (["g"] if multi else []), ["audio"],
-            {"z": {0: "batch", 2: "frames"}, "g": {0: "batch"}, "audio": {0: "batch", 1: "samples"}},
-            opset=STAGE_OPSET,
-        ),
-    }
+    spec = model.spec
+    calls = {**stage_calls(model), **{k: v for k, v in stage_calls(model, unit_axis=True).items() if "vocode" in k}}
+    feeds = example_inputs(model)
+    paths = {}
+    for graph in GRAPHS:
+        names, outputs = list(feeds[graph]), stage_outputs(spec, graph)
+        assert names == calls[graph].names, (names, calls[graph].names)
+        paths[graph] = export_onnx(
+            calls[graph], tuple(feeds[graph].values()), directory / f"{graph}.onnx", names, outputs,
+            {n: axes(n, graph) for n in (*names, *outputs)}, opset=STAGE_OPSET,
+        )
     return paths

@@ -1,7 +1,7 @@
-"""TensorRT execution of a VITS voice: engines built from the ONNX stage graphs, one optimization
+"""TensorRT execution of a model: engines built from the ONNX stage graphs, one optimization
 profile per shape bucket.
 
-The three stage graphs (encode, latent, vocode) are exported with dynamic axes (`onnx.export_stages`)
+The three stage graphs (encode, frames, vocode) are exported with dynamic axes (`onnx.export_stages`)
 and parsed by TensorRT. Each stage's engine carries one optimization profile per bucket: for the id
 bucket (or frame bucket) edge e above the previous edge p, the profile spans p+1..e with e as its
 optimum, so the engine's padded inputs (always exactly e) run the kernels tuned for them; one more
@@ -12,7 +12,7 @@ onnx versions (`~/.cache/sonorant/tensorrt/<key>`); the layer timing cache is sh
 TensorRT version. A plan file that fails to deserialize is rebuilt.
 
 `precision="fp16"` or `"bf16"` lets TensorRT pick reduced-precision kernels for the decoder (`vocode`,
-most of the work); `encode` and `latent` stay fp32 by default (`fp32_stages`), as in the other
+most of the work); `encode` and `frames` stay fp32 by default (`fp32_stages`), as in the other
 runtimes (see `sonorant.runtimes.precision`): durations are rounded up to whole frames, so a rounding
 flip would change an utterance's length, not just its samples.
 """
@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ..arrays import DURATION_STREAM, LATENT_STREAM
+from torch import nn
+
 from ..errors import ConfigError, SonorantError
-from ..models.vits import Encoded, Vits, VitsConfig
+from ..models.base import FamilySpec
+from .base import StageRunner, stage_inputs
 from .cache import CacheEntry, atomic_write_bytes, default_cache_root, make_key, versions, weights_digest
 from .torch_ops import TorchOps
 
@@ -42,16 +44,23 @@ _FORMAT = "sonorant-tensorrt-1"
 PRECISIONS = ("fp32", "fp16", "bf16")
 """Accepted values of the `precision` option."""
 
-# Each stage input's axes: "B" batch, "X" phonemes, "Y" frames; "C" latent channels, "G" speaker
-# embedding width; ints are fixed. Inputs marked multi exist only in multi-speaker graphs.
-_INPUT_AXES: dict[str, dict[str, tuple[str | int, ...]]] = {
-    "encode": {"ids": ("B", "X"), "lengths": ("B",), "noise_w": ("B",), "length_scale": ("B",),
-               "dur_noise": ("B", 2, "X"), "sid": ("B",)},
-    "latent": {"m_p": ("B", "C", "X"), "logs_p": ("B", "C", "X"), "durations": ("B", "X"), "frames": ("B",),
-               "noise_scale": ("B",), "z_noise": ("B", "C", "Y"), "g": ("B", "G", 1)},
-    "vocode": {"z": ("B", "C", "Y"), "frames": ("B",), "g": ("B", "G", 1)},
-}
-_MULTI_ONLY = {"sid", "g"}
+STAGES = ("encode", "frames", "vocode")
+"""The engines built (the vocoder always runs with its padding masks)."""
+
+
+def input_axes(spec: FamilySpec, stage: str) -> dict[str, tuple[str | int, ...]]:
+    """Each input's axes: "B" batch, "X" ids, "Y" frames; ints are fixed sizes from the spec."""
+    k = len(spec.knobs)
+    known: dict[str, tuple[str | int, ...]] = {
+        "ids": ("B", "X"), "lengths": ("B",), "knobs": ("B", k), "sid": ("B",),
+        "tokens": ("B", spec.token_channels, "X"), "durations": ("B", "X"), "mask": ("B", 1, "Y"),
+        "g": ("B", spec.cond_channels, 1), "z": ("B", spec.channels, "Y"),
+    }
+    if spec.encode_noise and stage == "encode":
+        known["noise"] = ("B", spec.encode_noise.channels, "X")
+    if spec.frames_noise and stage == "frames":
+        known["noise"] = ("B", spec.frames_noise.channels, "Y")
+    return {name: known[name] for name in stage_inputs(spec, stage)}
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class Profile:
     """One optimization profile of a stage: the min / opt / max shape of each of its inputs."""
 
     stage: str
-    """Stage name: encode, latent or vocode."""
+    """Stage name: encode, frames or vocode."""
     label: str
     """What the profile is for, e.g. "ids 33-64" or "window 58"."""
     shapes: tuple[tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]], ...]
@@ -93,7 +102,7 @@ def _ranges(edges: Sequence[int], overflow: int) -> list[tuple[str, int, int, in
 
 
 def stage_profiles(
-    cfg: VitsConfig,
+    spec: FamilySpec,
     buckets: BucketConfig,
     batch_sizes: Sequence[int],
     window_sizes: Sequence[int] = (),
@@ -102,7 +111,7 @@ def stage_profiles(
     """The optimization profiles of each stage for these buckets, batch sizes and streaming windows.
 
     Batch spans 1..max(batch_sizes) with the largest as optimum; encode has a profile per id bucket,
-    latent and vocode one per frame bucket (latent's phoneme axis spans every id bucket), vocode one
+    frames and vocode one per frame bucket (the frames stage's id axis spans every id bucket), vocode one
     per window size (batch 1, exact size), and each stage one for sizes past its last edge, up to
     `overflow` times it.
     """
@@ -110,27 +119,22 @@ def stage_profiles(
         raise ConfigError("TensorRT profiles need at least one positive batch size")
     if not buckets.id_edges or not buckets.frame_edges:
         raise ConfigError("TensorRT profiles need id and frame bucket edges")
-    multi = cfg.n_speakers > 1
-    fixed = {"C": cfg.inter_channels, "G": cfg.gin_channels}
     max_b = max(int(b) for b in batch_sizes)
     all_x = (1, max(buckets.id_edges), max(overflow, 1) * max(buckets.id_edges))
 
     def profile(stage: str, label: str, dims: Mapping[str, tuple[int, int, int]]) -> Profile:
         shapes = []
-        for name, axes in _INPUT_AXES[stage].items():
-            if name in _MULTI_ONLY and not multi:
-                continue
-            lo, opt, hi = zip(*((dims[a] if isinstance(a, str) and a in dims else
-                                 (fixed[a],) * 3 if isinstance(a, str) else (a,) * 3) for a in axes))
+        for name, axes in input_axes(spec, stage).items():
+            lo, opt, hi = zip(*((dims[a] if isinstance(a, str) else (a,) * 3) for a in axes))
             shapes.append((name, tuple(lo), tuple(opt), tuple(hi)))
         return Profile(stage, label, tuple(shapes))
 
     batch = (1, max_b, max_b)
-    out: dict[str, list[Profile]] = {"encode": [], "latent": [], "vocode": []}
+    out: dict[str, list[Profile]] = {"encode": [], "frames": [], "vocode": []}
     for label, lo, opt, hi in _ranges(buckets.id_edges, overflow):
         out["encode"].append(profile("encode", f"ids {label}", {"B": batch, "X": (lo, opt, hi)}))
     for label, lo, opt, hi in _ranges(buckets.frame_edges, overflow):
-        out["latent"].append(profile("latent", f"frames {label}", {"B": batch, "X": all_x, "Y": (lo, opt, hi)}))
+        out["frames"].append(profile("frames", f"frames {label}", {"B": batch, "X": all_x, "Y": (lo, opt, hi)}))
         out["vocode"].append(profile("vocode", f"frames {label}", {"B": batch, "Y": (lo, opt, hi)}))
     for size in sorted(set(int(s) for s in window_sizes)):
         out["vocode"].append(profile("vocode", f"window {size}", {"B": (1, 1, 1), "Y": (size, size, size)}))
@@ -138,7 +142,7 @@ def stage_profiles(
 
 
 def engine_cache_fields(
-    model: Vits,
+    model: nn.Module,
     profiles: Mapping[str, Sequence[Profile]],
     precision: str,
     fp32_stages: Sequence[str],
@@ -191,7 +195,7 @@ _TORCH_DTYPES = {"FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bf
 """TensorRT DataType member names -> torch dtypes of the buffers bound to them."""
 
 
-class TensorRTRuntime:
+class TensorRTRuntime(StageRunner):
     """Runs the stage graphs as TensorRT engines with a profile per bucket; see the module doc."""
 
     name = "tensorrt"
@@ -199,13 +203,13 @@ class TensorRTRuntime:
 
     def __init__(
         self,
-        model: Vits,
+        model: nn.Module,
         *,
         buckets: BucketConfig | None = None,
         batch_sizes: Sequence[int] | None = None,
         window_sizes: Sequence[int] | None = None,
         precision: str = "fp32",
-        fp32_stages: Sequence[str] = ("encode", "latent"),
+        fp32_stages: Sequence[str] = ("encode", "frames"),
         cache_dir: str | Path | None = None,
         device: int = 0,
         workspace_gib: float = 4.0,
@@ -215,15 +219,14 @@ class TensorRTRuntime:
         1..its max_batch, the default streaming windows); `warmup` rebuilds for others if needed."""
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown TensorRT precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-        bad = sorted(set(fp32_stages) - set(_INPUT_AXES))
+        bad = sorted(set(fp32_stages) - set(STAGES))
         if bad:
-            raise ConfigError(f"fp32_stages names unknown stages {bad}: choose from {', '.join(_INPUT_AXES)}")
+            raise ConfigError(f"fp32_stages names unknown stages {bad}: choose from {', '.join(STAGES)}")
         self.trt = _import_tensorrt()
         from ..engine.buckets import BucketConfig
 
         self.model = model.to("cpu", torch.float32).eval()
-        self.cfg = model.cfg
-        self.multi = model.cfg.n_speakers > 1
+        self.spec = model.spec
         self.precision, self.fp32_stages, self.overflow = precision, tuple(fp32_stages), overflow
         self.torch_device = torch.device("cuda", device)
         self.device = str(self.torch_device)
@@ -234,7 +237,7 @@ class TensorRTRuntime:
         self.buckets = buckets or BucketConfig()
         self.batch_sizes = tuple(batch_sizes or range(1, self.buckets.max_batch + 1))
         if window_sizes is None:
-            window_sizes = default_window_sizes(model.cfg, self.buckets)
+            window_sizes = default_window_sizes(model.spec, self.buckets)
         self.window_sizes = tuple(window_sizes)
         self._build(self.buckets, self.batch_sizes, self.window_sizes)
 
@@ -245,14 +248,14 @@ class TensorRTRuntime:
         return {"name": props.name, "capability": f"{props.major}.{props.minor}"}
 
     def _build(self, buckets: BucketConfig, batch_sizes: Sequence[int], window_sizes: Sequence[int]) -> None:
-        self.profiles = stage_profiles(self.model.cfg, buckets, batch_sizes, window_sizes, self.overflow)
+        self.profiles = stage_profiles(self.spec, buckets, batch_sizes, window_sizes, self.overflow)
         device = self._device_fields()
         fields = engine_cache_fields(self.model, self.profiles, self.precision, self.fp32_stages, device,
                                      self.trt.__version__)
         self.cache = CacheEntry(self.root, fields)
         directory = self.cache.open()
         timing_path = self.root / "timing" / f"{make_key({'device': device, 'tensorrt': self.trt.__version__})}.cache"
-        if not all((directory / f"{s}.onnx").is_file() for s in _INPUT_AXES):
+        if not all((directory / f"{s}.onnx").is_file() for s in STAGES):
             from .onnx_export import export_stages
 
             _LOG.info("exporting ONNX stage graphs for TensorRT to %s", directory)
@@ -344,64 +347,47 @@ class TensorRTRuntime:
             raise SonorantError(f"TensorRT failed to run the {stage} engine")
         return outs
 
-    def _up(self, host: np.ndarray) -> torch.Tensor:
-        return self.ops.asarray(np.asarray(host))
-
-    def encode(self, ids: np.ndarray, lengths: np.ndarray, noise_w: np.ndarray, length_scale: np.ndarray,
-               seeds: np.ndarray, sid: np.ndarray | None) -> Encoded:
-        lengths_t = self._up(lengths)
-        dur_noise = self.ops.normal(self._up(seeds), DURATION_STREAM, 2, ids.shape[1], lengths_t)  # [b, 2, t_x]
-        feeds = {"ids": self._up(ids), "lengths": lengths_t, "noise_w": self._up(noise_w),
-                 "length_scale": self._up(length_scale), "dur_noise": dur_noise}
-        if self.multi:
-            feeds["sid"] = self._up(sid if sid is not None else np.zeros(ids.shape[0], dtype=np.int64))
-        out = self._run("encode", feeds)
-        return Encoded(out["m_p"], out["logs_p"], out["durations"], out["frames"].long(),
-                       out["g"] if self.multi else None)
-
-    def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
-        z_noise = self.ops.normal(self._up(seeds), LATENT_STREAM, self.cfg.inter_channels, width, enc.frames)
-        feeds = {"m_p": enc.m_p, "logs_p": enc.logs_p, "durations": enc.durations, "frames": enc.frames,
-                 "noise_scale": self._up(noise_scale), "z_noise": z_noise}
-        if self.multi:
-            feeds["g"] = enc.g
-        return self._run("latent", feeds)["z"]
+    def run_stage(self, graph: str, feeds: Mapping[str, Any]) -> list[Any]:
+        out = self._run(graph, feeds)
+        names = list(out)
+        if graph == "encode":  # frames come back in the engine's integer type
+            out["frames"] = out["frames"].long()
+        return [out[n].float() if n == "audio" else out[n] for n in names]
 
     def vocode(self, z: torch.Tensor, frames: np.ndarray, g: torch.Tensor | None) -> torch.Tensor:
-        feeds = {"z": z, "frames": self._up(np.asarray(frames, dtype=np.int64))}
-        if self.multi:
-            feeds["g"] = g
-        return self._run("vocode", feeds)["audio"].float()  # [b, t * hop] on the GPU
+        feeds = {"z": z, "lengths": self.ops.asarray(np.asarray(frames, dtype=np.int64)), "g": g}
+        return self.run_stage("vocode", feeds)[0]  # [b, t * hop] on the GPU, always masked
 
     def warmup(self, buckets: BucketConfig, batch_sizes: Sequence[int], window_sizes: Sequence[int]) -> None:
         """Rebuild for these sizes if the engines lack a profile for them, then run every profile once
         (each profile's execution context and its memory are made here, not on a request)."""
         sizes = tuple(sorted({int(b) for b in batch_sizes} | set(self.batch_sizes)))
-        wanted = stage_profiles(self.model.cfg, buckets, sizes, tuple(window_sizes), self.overflow)
+        wanted = stage_profiles(self.spec, buckets, sizes, tuple(window_sizes), self.overflow)
         if wanted != self.profiles:
             self.buckets, self.batch_sizes, self.window_sizes = buckets, sizes, tuple(window_sizes)
             self._build(buckets, sizes, tuple(window_sizes))
-        cfg = self.model.cfg
+        spec = self.spec
         enc = None
         for b in sizes:
-            ones, seeds = np.ones(b, np.float32), np.zeros(b, np.int64)
-            sid = np.zeros(b, np.int64) if self.multi else None
+            knobs = np.tile(np.asarray(spec.knob_defaults(), np.float32), (b, 1))  # [b, K]
+            seeds = np.zeros(b, np.int64)
+            sid = np.zeros(b, np.int64) if spec.multi_speaker else None
             for t_x in buckets.id_edges:
-                enc = self.encode(np.zeros((b, t_x), np.int64), np.full(b, t_x, np.int64), ones, ones, seeds, sid)
+                enc = self.encode(np.zeros((b, t_x), np.int64), np.full(b, t_x, np.int64), knobs, seeds, sid)
             assert enc is not None
             for t_y in buckets.frame_edges:
-                z = self.latent(enc, np.zeros(b, np.float32), seeds, t_y)
+                z = self.frames(enc, knobs, seeds, t_y)
                 self.vocode(z, np.full(b, t_y, np.int64), enc.g)
         for size in window_sizes:
             g = enc.g[:1] if enc is not None and enc.g is not None else None
-            z = torch.zeros(1, cfg.inter_channels, size, device=self.torch_device)
+            z = torch.zeros(1, spec.channels, size, device=self.torch_device)
             self.vocode(z, np.array([size], np.int64), g)
         torch.cuda.synchronize(self.torch_device)
 
 
-def default_window_sizes(cfg: VitsConfig, buckets: BucketConfig) -> tuple[int, ...]:
-    """The streaming decoder window sizes `Engine.warmup` uses with the default `StreamConfig`."""
-    from ..engine.streaming import StreamConfig, decoder_context_frames, windows
+def default_window_sizes(spec: FamilySpec, buckets: BucketConfig) -> tuple[int, ...]:
+    """The streaming vocoder window sizes `Engine.warmup` uses with the default `StreamConfig`."""
+    from ..engine.streaming import StreamConfig, windows
 
-    plan = windows(buckets.frame_edges[-1] * 2, decoder_context_frames(cfg), StreamConfig())
+    plan = windows(buckets.frame_edges[-1] * 2, spec.vocoder_reach, StreamConfig())
     return tuple(sorted({w.size for w in plan}))

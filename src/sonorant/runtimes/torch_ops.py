@@ -155,6 +155,10 @@ class TorchOps:
         extra = width - x.shape[-1]
         return x if extra <= 0 else F.pad(x, (0, extra))
 
+    def mask(self, lengths: torch.Tensor, width: int) -> torch.Tensor:
+        pos = torch.arange(width, device=lengths.device)  # [width]
+        return (pos.view(1, 1, -1) < lengths.view(-1, 1, 1)).float()  # [b, 1, width]
+
     def normal(self, seeds: torch.Tensor, stream: int, channels: int, width: int,
                lengths: torch.Tensor) -> torch.Tensor:
         return torch_normal(seeds, stream, channels, width, lengths, self.noise_dtype)

@@ -1,14 +1,15 @@
-"""PyTorch/XLA execution of a VITS voice: one compiled graph per stage and bucket shape.
+"""PyTorch/XLA execution of a model: one compiled graph per stage and bucket shape.
 
 Each stage is traced lazily and cut with one `torch_xla.sync()`, so XLA compiles one graph per input
 shape and reuses it from its in-memory cache afterwards:
 
 - encode: one graph per (rows, id bucket);
-- latent: one graph per (rows, frame bucket). Length regulation (phoneme -> frame) is done on the
-  CPU with an index gather, which selects exactly what the model's path-matrix `bmm` selects; on the
+- frames: one graph per (rows, frame bucket). Length regulation (token -> frame) is done on the
+  CPU with an index gather, which selects exactly what the family's path-matrix `bmm` selects; on the
   device it would need a graph per (id bucket, frame bucket) pair (30 per batch size with the default
-  buckets), while on the CPU it costs a few milliseconds at most and no graph at all;
-- vocode: one graph per (rows, frame bucket) and per streaming window size; the decoder always runs
+  buckets), while on the CPU it costs a few milliseconds at most and no graph at all. The rest of the
+  stage (the family's `frames_post`: noise, flows or decoder, mask) runs on the device;
+- vocode: one graph per (rows, frame bucket) and per streaming window size; the vocoder always runs
   with its padding masks, so a full and a padded batch share a graph.
 
 Stage outputs come back to the CPU between stages (the engine reads frame counts there anyway and
@@ -34,12 +35,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..arrays import DURATION_STREAM, LATENT_STREAM
+from torch import nn
+
 from ..engine.buckets import BucketConfig
 from ..errors import ConfigError
-from ..models.vits import Encoded, Vits
-from ..models.vits.layers import sequence_mask
+from ..models.base import Encoded
 from .precision import decoder_dtype
+from .stage_modules import stage_calls
 from .torch_ops import TorchOps, torch_normal
 
 _LOG = logging.getLogger(__name__)
@@ -60,21 +62,19 @@ def _import_xla():  # noqa: ANN202 - returns the torch_xla module
     return torch_xla
 
 
-def regulate(
-    durations: torch.Tensor, m_p: torch.Tensor, logs_p: torch.Tensor, t_y: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Length regulation on the CPU: per-phoneme prior statistics [b, c, t_x] spread over t_y frames.
+def regulate(durations: torch.Tensor, tokens: torch.Tensor, t_y: int) -> torch.Tensor:
+    """Length regulation on the CPU: per-token features [b, c, t_x] spread over t_y frames.
 
-    Frame f takes phoneme j with start_j <= f < end_j (end = cumulative integral durations), found by
-    counting the ends <= f; frames past the utterance get zeros. This is the selection the model's
-    path matrix makes (`Vits.latent`), without the [b, t_y, t_x] product.
+    Frame f takes token j with start_j <= f < end_j (end = cumulative integral durations), found by
+    counting the ends <= f; frames past the utterance get zeros. This is the selection the family's
+    path matrix makes (`models.common.regulate`), without the [b, t_y, t_x] product.
     """
     end = torch.cumsum(durations.to(torch.float32), dim=1)  # [b, t_x], exact integers
     frame = torch.arange(t_y, dtype=end.dtype).expand(end.shape[0], t_y).contiguous()  # [b, t_y]
-    idx = torch.searchsorted(end, frame, right=True)  # [b, t_y]: phoneme index, t_x past the end
-    valid = (idx < end.shape[1]).unsqueeze(1).to(m_p.dtype)  # [b, 1, t_y]
-    idx = idx.clamp_max(end.shape[1] - 1).unsqueeze(1).expand(-1, m_p.shape[1], -1)  # [b, c, t_y]
-    return torch.gather(m_p, 2, idx) * valid, torch.gather(logs_p, 2, idx) * valid
+    idx = torch.searchsorted(end, frame, right=True)  # [b, t_y]: token index, t_x past the end
+    valid = (idx < end.shape[1]).unsqueeze(1).to(tokens.dtype)  # [b, 1, t_y]
+    idx = idx.clamp_max(end.shape[1] - 1).unsqueeze(1).expand(-1, tokens.shape[1], -1)  # [b, c, t_y]
+    return torch.gather(tokens, 2, idx) * valid
 
 
 def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
@@ -91,7 +91,7 @@ class XlaRuntime:
 
     def __init__(
         self,
-        model: Vits,
+        model: nn.Module,
         *,
         device: str | torch.device | None = None,
         cache_dir: str | Path | None = None,
@@ -118,14 +118,14 @@ class XlaRuntime:
             raise ConfigError(f"the xla runtime needs an XLA device, got {str(self.torch_device)!r}")
         self.device = str(self.torch_device)
         self.ops = TorchOps("cpu")  # every stage hands its results back on the CPU
-        self.cfg = model.cfg
+        self.spec = model.spec
         # Noise in float64 where XLA computes it (CPU, CUDA); TPUs have no float64.
         self.noise_dtype = torch.float32 if xla.runtime.device_type() == "TPU" else torch.float64
         self.model = copy.deepcopy(model).eval().to(self.torch_device)
         self.precision = precision
         self.dtype = decoder_dtype(precision, self.torch_device)
-        self.dec = self.model.dec if self.dtype is torch.float32 else copy.deepcopy(self.model.dec).to(self.dtype)
-        self.multi = model.cfg.n_speakers > 1
+        self.calls = stage_calls(self.model, self.dtype)
+        self.post = self.model.stages()["frames_post"]
         self.batch_sizes: tuple[int, ...] = ()
         """Batch sizes compiled by `warmup`; smaller batches are padded up to the next of these."""
         self._shapes: set[tuple[str, int, int]] = set()
@@ -170,82 +170,80 @@ class XlaRuntime:
     def _sync(self) -> None:
         self._xla.sync()
 
-    def encode(self, ids: np.ndarray, lengths: np.ndarray, noise_w: np.ndarray, length_scale: np.ndarray,
-               seeds: np.ndarray, sid: np.ndarray | None) -> Encoded:
+    def _noise(self, seeds: np.ndarray, rows: int, noise: object, width: int, lengths: torch.Tensor) -> torch.Tensor | None:
+        """A stage's noise, computed inside its graph (None if the stage takes none)."""
+        if noise is None:
+            return None
+        return torch_normal(self._up(seeds, rows), noise.stream, noise.channels, width, lengths, self.noise_dtype)
+
+    def encode(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
+               sid: np.ndarray | None) -> Encoded:
         """Stage 1 with its noise on the device (one graph per rows x id bucket); results come back on
         the CPU."""
         b, rows = ids.shape[0], self._rows(ids.shape[0])
         self._note("encode", rows, ids.shape[1])
-        if self.multi and sid is None:
-            sid = np.zeros(b, dtype=np.int64)
+        spec = self.spec
         with torch.no_grad():
             lengths_d = self._up(lengths, rows)
-            dur_noise = torch_normal(self._up(seeds, rows), DURATION_STREAM, 2, ids.shape[1], lengths_d,
-                                     self.noise_dtype)  # [rows, 2, t_x]
-            enc = self.model.encode(self._up(ids, rows), lengths_d, self._up(noise_w, rows),
-                                    self._up(length_scale, rows), dur_noise,
-                                    self._up(sid, rows) if self.multi else None)
+            feeds = {"ids": self._up(ids, rows), "lengths": lengths_d, "knobs": self._up(knobs, rows),
+                     "noise": self._noise(seeds, rows, spec.encode_noise, ids.shape[1], lengths_d),
+                     "sid": self._up(sid if sid is not None else np.zeros(b, np.int64), rows)}
+            call = self.calls["encode"]
+            out = call(*(feeds[n] for n in call.names))
             self._sync()
-        outs = (enc.m_p, enc.logs_p, enc.durations, enc.frames, enc.g)
-        return Encoded(*(None if t is None else t.cpu()[:b] for t in outs))
+        out = [t.cpu()[:b] for t in out]
+        return Encoded(out[0], out[1], out[2], out[3] if spec.cond_channels else None)
 
-    def _prior_flows(
-        self, m: torch.Tensor, logs: torch.Tensor, seeds: torch.Tensor, width: int, noise_scale: torch.Tensor,
-        frames: torch.Tensor, g: torch.Tensor | None,
-    ) -> torch.Tensor:
-        """The device part of `Vits.latent` after length regulation: noise, prior sample, inverse flows, mask."""
-        y_mask = sequence_mask(frames, width).unsqueeze(1).to(m.dtype)  # [b, 1, t_y]
-        z_noise = torch_normal(seeds, LATENT_STREAM, m.shape[1], width, frames, self.noise_dtype)  # [b, c, t_y]
-        z_p = m + z_noise * torch.exp(logs) * noise_scale.view(-1, 1, 1)  # [b, c, t_y]
-        return self.model.flow(z_p, y_mask, g) * y_mask  # [b, c, t_y]
-
-    def latent(self, enc: Encoded, noise_scale: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
-        """Stage 2a: length regulation on the CPU, noise, prior and flows on the device (one graph per
-        rows x frame bucket). Returns z [b, c, width] on the CPU."""
+    def frames(self, enc: Encoded, knobs: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
+        """Stage 2: length regulation on the CPU, the rest on the device (one graph per rows x frame
+        bucket). Returns the frames [b, C, width] on the CPU."""
         b = enc.frames.shape[0]
         rows = self._rows(b)
-        self._note("latent", rows, width)
-        m, logs = regulate(enc.durations.cpu(), enc.m_p.cpu(), enc.logs_p.cpu(), width)  # [b, c, t_y] each
-        g = self._to(enc.g, rows) if enc.g is not None else None
+        self._note("frames", rows, width)
+        regulated = regulate(enc.durations.cpu(), enc.tokens.cpu(), width)  # [b, Ct, t_y]
         with torch.no_grad():
-            z = self._prior_flows(self._to(m, rows), self._to(logs, rows), self._up(seeds, rows), width,
-                                  self._up(noise_scale, rows), self._to(enc.frames, rows), g)
+            frames = self._to(enc.frames, rows)
+            mask = (torch.arange(width, device=self.torch_device).view(1, 1, -1) < frames.view(-1, 1, 1)).float()
+            noise = self._noise(seeds, rows, self.spec.frames_noise, width, frames)
+            g = self._to(enc.g, rows) if enc.g is not None else None
+            z = self.post(self._to(regulated, rows), mask, self._up(knobs, rows), noise, g)  # [rows, C, t_y]
             self._sync()
         return z.cpu()[:b]
 
     def vocode(self, z: torch.Tensor, frames: np.ndarray, g: torch.Tensor | None) -> torch.Tensor:
-        """Stage 2b: the masked decoder (one graph per rows x frames); audio [b, t * hop] on the CPU."""
+        """Stage 3: the masked vocoder (one graph per rows x frames); audio [b, t * hop] on the CPU."""
         b, rows = z.shape[0], self._rows(z.shape[0])
         self._note("vocode", rows, z.shape[-1])
         with torch.no_grad():
-            audio = self.dec(self._to(z, rows, self.dtype), self._up(np.asarray(frames, dtype=np.int64), rows),
-                             g=self._to(g, rows, self.dtype) if g is not None else None).float()  # [rows, t * hop]
+            audio = self.calls["vocode"](self._to(z, rows), self._up(np.asarray(frames, dtype=np.int64), rows),
+                                         *([self._to(g, rows)] if g is not None else []))  # [rows, t * hop]
             self._sync()
         return audio.cpu()[:b]
 
     def warmup(self, buckets: BucketConfig, batch_sizes: Sequence[int], window_sizes: Sequence[int]) -> None:
-        """Compile every graph a request can need: encode per id edge, latent and vocode per frame edge,
+        """Compile every graph a request can need: encode per id edge, frames and vocode per frame edge,
         for each batch size, and the batch-1 decoder for each streaming window size. Batch sizes add
         to those of earlier warm-ups."""
         if not batch_sizes or any(n < 1 for n in batch_sizes):
             raise ConfigError(f"warmup needs positive batch sizes, got {tuple(batch_sizes)}")
         self.batch_sizes = tuple(sorted(set(self.batch_sizes) | set(batch_sizes)))
-        cfg = self.model.cfg
+        spec = self.spec
         started = time.perf_counter()
         g = None
         for rows in self.batch_sizes:
-            ones, seeds = np.ones(rows, np.float32), np.zeros(rows, np.int64)
-            sid = np.zeros(rows, np.int64) if self.multi else None
+            knobs = np.tile(np.asarray(spec.knob_defaults(), np.float32), (rows, 1))  # [rows, K]
+            seeds = np.zeros(rows, np.int64)
+            sid = np.zeros(rows, np.int64) if spec.multi_speaker else None
             for t_x in buckets.id_edges:
-                enc = self.encode(np.zeros((rows, t_x), np.int64), np.full(rows, t_x, np.int64), ones, ones, seeds, sid)
+                enc = self.encode(np.zeros((rows, t_x), np.int64), np.full(rows, t_x, np.int64), knobs, seeds, sid)
                 g = enc.g
             for t_y in buckets.frame_edges:
                 frames = torch.full((rows,), t_y)
-                stats = torch.zeros(rows, cfg.inter_channels, 1)
-                self.latent(Encoded(stats, stats, torch.full((rows, 1), float(t_y)), frames, g), ones, seeds, t_y)
-                self.vocode(torch.zeros(rows, cfg.inter_channels, t_y), np.full(rows, t_y, np.int64), g)
+                tokens = torch.zeros(rows, spec.token_channels, 1)
+                self.frames(Encoded(tokens, torch.full((rows, 1), float(t_y)), frames, g), knobs, seeds, t_y)
+                self.vocode(torch.zeros(rows, spec.channels, t_y), np.full(rows, t_y, np.int64), g)
         for size in window_sizes:  # streaming decodes one utterance at a time
-            self.vocode(torch.zeros(1, cfg.inter_channels, size), np.array([size], np.int64),
+            self.vocode(torch.zeros(1, spec.channels, size), np.array([size], np.int64),
                         None if g is None else g[:1])
         self._warm = True
         _LOG.info("xla: %d graphs ready for batch sizes %s (%.1f s)", len(self._shapes), self.batch_sizes,

@@ -13,7 +13,8 @@ file as they are produced) or "sse" (OpenAI's `speech.audio.delta` / `speech.aud
 base64 audio). The extension `"stream": false` asks for the whole file instead, sent once complete with
 exact headers (its length, an MP3's gapless header, a FLAC's sample count).
 `speed` maps to length scale: the voice's own length scale divided by `speed`.
-Extensions beside OpenAI's fields: `stream`, `seed`, `speaker`, `noise_scale`, `noise_w`, `sentence_silence`.
+Extensions beside OpenAI's fields: `stream`, `seed`, `speaker`, `knobs` (the voice family's controls by name),
+`noise_scale` and `noise_w` (VITS's knobs of those names), `sentence_silence`.
 
 Errors use OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: 400 bad settings or text,
 401 missing or wrong key, 404 unknown voice (the message lists the voices), 413 input over the
@@ -92,8 +93,10 @@ class SpeechRequest(BaseModel):
     instructions: str | None = Field(None, description="accepted and ignored (as by OpenAI's tts-1)")
     seed: StrictInt | None = Field(None, ge=0, le=2**31 - 1)
     speaker: StrictInt | StrictStr | None = None
-    noise_scale: Number | None = None
-    noise_w: Number | None = None
+    knobs: dict[str, Number] | None = Field(None, max_length=16,
+                                           description="the voice family's controls by name (GET /v1/voices)")
+    noise_scale: Number | None = Field(None, description="VITS voices: the noise_scale knob")
+    noise_w: Number | None = Field(None, description="VITS voices: the noise_w knob")
     sentence_silence: Number = 0.0
 
 
@@ -165,8 +168,11 @@ def create_app(service: SpeechService) -> ASGIApp:
         data = []
         for name, v in service.voices.items():
             default = v is service.default_voice
-            data.append({"id": name, "object": "voice", "name": name, "language": v.language, "quality": v.quality,
-                         "sample_rate": v.sample_rate, "speakers": sorted(v.speakers, key=v.speakers.get),
+            data.append({"id": name, "object": "voice", "name": name, "family": v.family, "language": v.language,
+                         "quality": v.quality, "sample_rate": v.sample_rate,
+                         "speakers": sorted(v.speakers, key=v.speakers.get),
+                         "knobs": [{"name": k.name, "default": k.default, "min": k.low, "max": k.high, "doc": k.doc}
+                                   for k in v.knobs],
                          "default": default,
                          "aliases": library_aliases(name) + (list(OPENAI_VOICES) if default else [])})
         return {"object": "list", "data": data, "formats": formats}
@@ -183,8 +189,9 @@ def create_app(service: SpeechService) -> ASGIApp:
         except UnknownVoice as exc:
             metrics.errors.labels("unknown_voice").inc()
             raise ApiError(404, str(exc), code="voice_not_found", param="voice") from None
-        cfg = SynthesisConfig(length_scale=voice.config.length_scale / body.speed, noise_scale=body.noise_scale,
-                              noise_w=body.noise_w, speaker=body.speaker, seed=body.seed,
+        knobs = dict(body.knobs or {})
+        knobs.update({k: v for k, v in (("noise_scale", body.noise_scale), ("noise_w", body.noise_w)) if v is not None})
+        cfg = SynthesisConfig(knobs=knobs, speed=body.speed, speaker=body.speaker, seed=body.seed,
                               sentence_silence=body.sentence_silence)
         streamed = body.stream
         if not streamed and body.stream_format is not None:

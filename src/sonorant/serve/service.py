@@ -36,7 +36,7 @@ __all__ = ["InputTooLong", "OPENAI_VOICES", "SchedulerBusy", "ServeConfig", "Spe
 
 def library_aliases(name: str) -> list[str]:
     """The other names `sonorant.load_voice` accepts for the voice called `name` (en_US-joe-medium for joe)."""
-    return sorted(alias for alias, target in registry._ALIASES.items() if target == name)
+    return sorted(alias for alias, target in registry.voice_aliases().items() if target == name)
 
 
 class UnknownVoice(VoiceError):
@@ -209,7 +209,7 @@ class SpeechService:
         """The loaded voice called `name`, or named by an alias `sonorant.load_voice` accepts (OpenAI's voice
         names mean the default voice); UnknownVoice if none. Names never reach the file system."""
         if isinstance(name, str):
-            for candidate in (name, registry._ALIASES.get(name)):
+            for candidate in (name, registry.voice_aliases().get(name)):
                 if candidate in self.voices:
                     return self.voices[candidate]
             if name in OPENAI_VOICES:

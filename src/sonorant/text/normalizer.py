@@ -15,6 +15,8 @@ what the text pipeline speaks.
 
 from __future__ import annotations
 
+import logging
+
 from sonorant.errors import TextError
 from sonorant.text import letters
 from sonorant.text.lang import get_normalizer, supported_languages
@@ -32,3 +34,20 @@ def normalize_marked(text: str, lang: str = "en") -> str:
 def normalize(text: str, lang: str = "en") -> str:
     """``text`` as a careful reader of ``lang`` would say it (numbers, dates, abbreviations…)."""
     return letters.plain(normalize_marked(text, lang))
+
+
+def has_normalizer(lang: str) -> bool:
+    """Whether sonorant can normalize text in `lang` (otherwise text is read as written; logged once)."""
+    from sonorant.text.lang import resolve
+
+    try:
+        resolve(lang)
+    except TextError:
+        logging.getLogger(__name__).info("no text normalization for language %r: text is read as written", lang)
+        return False
+    return True
+
+
+def identity(text: str) -> str:
+    """The normalizer that leaves text as written."""
+    return text

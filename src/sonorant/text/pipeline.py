@@ -13,6 +13,12 @@ A sentence of the splitter is one plan even where espeak would end a sentence in
 Letters to be read by name (initialisms, ``<say-as interpret-as="characters">``, spaced letters),
 which the normalizer marks as letter groups (:mod:`sonorant.text.letters`), are spoken with the
 phonemes espeak gives each letter read on its own, so none is lost or read as a word.
+
+A voice with its own front end (NeMo's tokenizers, :mod:`sonorant.text.nemo`) passes a
+:class:`Tokenizer` instead of espeak and a ``phoneme_id_map`` (:meth:`TextPipeline.for_tokenizer`):
+SSML, sentences, normalization, pauses and cutting work as for espeak voices; each sentence's
+normalized text (letter groups as plain spaced letters) goes to :meth:`Tokenizer.symbols`, long
+ones are cut on those symbols, and :meth:`Tokenizer.symbol_ids` gives each piece's ids.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Protocol
 
 from sonorant.errors import ConfigError, TextError, VoiceError
 from sonorant.text import letters
@@ -33,7 +39,7 @@ from sonorant.text.phonemize import EspeakPhonemizer, merge_vowel_clusters
 from sonorant.text.split import sentence_spans, split_long
 from sonorant.text.ssml import Segment, SSMLError, is_ssml, parse_ssml
 
-__all__ = ["SentencePlan", "TextPipeline"]
+__all__ = ["SentencePlan", "TextPipeline", "Tokenizer"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,10 +73,12 @@ class SentencePlan:
     spaced, "F B I")."""
 
     phonemes: list[str]
-    """Phonemes of this plan, as :meth:`EspeakPhonemizer.phonemize` gives them."""
+    """Phonemes of this plan, as :meth:`EspeakPhonemizer.phonemize` gives them (a voice with a
+    :class:`Tokenizer`: its symbols)."""
 
     ids: list[int]
-    """Model ids: ``^ _ p1 _ … pn _ $``; never more than the pipeline's ``max_ids``."""
+    """Model ids: ``^ _ p1 _ … pn _ $`` (a voice with a :class:`Tokenizer`: its ids); never more than
+    the pipeline's ``max_ids``."""
 
     pause_after: float = 0.0
     """Seconds of silence after this plan (from SSML ``<break>``)."""
@@ -83,6 +91,27 @@ class SentencePlan:
 
     piece_index: int = 0
     """Index of this piece within its sentence (0 unless the sentence was too long for one plan)."""
+
+
+class Tokenizer(Protocol):
+    """A voice's own text-to-ids front end, used in place of espeak-ng and a ``phoneme_id_map``
+    (:class:`sonorant.text.nemo.NemoTokenizer` is one)."""
+
+    separator: str
+    """What to put between symbols when writing them out (:meth:`TextPipeline.analyze`)."""
+
+    def symbols(self, text: str) -> list[str]:
+        """The symbols of one sentence's normalized text (``" "`` between words, clause punctuation
+        as itself, so that :func:`~sonorant.text.split.split_long` can cut them)."""
+        ...
+
+    def symbol_ids(self, symbols: Sequence[str]) -> list[int]:
+        """The model ids of a run of symbols (a sentence's, or a piece of them)."""
+        ...
+
+    def max_symbols(self, max_ids: int) -> int:
+        """The most symbols whose ids fit ``max_ids``."""
+        ...
 
 
 @dataclass
@@ -108,25 +137,31 @@ class TextPipeline:
 
     def __init__(
         self,
-        phonemizer: Optional[EspeakPhonemizer],
+        phonemizer: EspeakPhonemizer | None,
         espeak_voice: str,
         phoneme_id_map: Mapping[str, Sequence[int]],
-        vowel_clusters: Optional[Iterable[Sequence[str]]] = None,
-        normalizer: Optional[Callable[[str], str]] = None,
+        vowel_clusters: Iterable[Sequence[str]] | None = None,
+        normalizer: Callable[[str], str] | None = None,
         max_ids: int = 400,
         lang: str = "en",
+        tokenizer: Tokenizer | None = None,
     ) -> None:
         """A pipeline for a voice.
 
         ``phonemizer``: espeak-ng (None: the voice reads Unicode codepoints, Piper's "text" type);
         ``normalizer``: text normalization (default :func:`sonorant.text.normalize` for
-        ``lang``); ``max_ids``: the most ids one plan may hold (the model's longest input).
+        ``lang``); ``max_ids``: the most ids one plan may hold (the model's longest input);
+        ``tokenizer``: the voice's own front end, in place of ``phonemizer`` and
+        ``phoneme_id_map`` (see :meth:`for_tokenizer`).
         """
         if isinstance(max_ids, bool) or not isinstance(max_ids, int):
             raise ConfigError(f"max_ids must be an integer, got {max_ids!r}")
+        if tokenizer is not None and phonemizer is not None:
+            raise ConfigError("a pipeline takes either an espeak phonemizer or a tokenizer, not both")
         missing = [s for s in (BOS, PAD, EOS) if s not in phoneme_id_map]
-        if missing:
+        if missing and tokenizer is None:
             raise VoiceError(f"the voice's phoneme_id_map lacks {', '.join(missing)}")
+        self.tokenizer = tokenizer
         self.phonemizer = phonemizer
         self.espeak_voice = espeak_voice
         self.phoneme_id_map = phoneme_id_map
@@ -135,17 +170,30 @@ class TextPipeline:
         self.lang = lang
         self._normalizer = normalizer
         self._lock = threading.Lock()
-        self._mnemonics: Optional[dict[str, str]] = None
-        self._letters: dict[str, Optional[str]] = {}
+        self._mnemonics: dict[str, str] | None = None
+        self._letters: dict[str, str | None] = {}
         # split_long counts 2 ids a phoneme and 3 around them; voices with longer id lists get a
         # proportionally smaller limit so that every plan's ids still fit max_ids.
-        widest = max((len(ids) for ids in phoneme_id_map.values()), default=1)
-        pad, ends = len(phoneme_id_map[PAD]), len(phoneme_id_map[BOS]) + len(phoneme_id_map[EOS])
-        per_phoneme = widest + pad
-        fits = (max_ids - ends - pad) // per_phoneme
+        if tokenizer is not None:
+            fits = tokenizer.max_symbols(max_ids)
+        else:
+            widest = max((len(ids) for ids in phoneme_id_map.values()), default=1)
+            pad, ends = len(phoneme_id_map[PAD]), len(phoneme_id_map[BOS]) + len(phoneme_id_map[EOS])
+            fits = (max_ids - ends - pad) // (widest + pad)
         if fits < 1:
             raise ConfigError(f"max_ids={max_ids} cannot hold a single phoneme")
         self._split_len = 2 * fits + 3
+
+    @classmethod
+    def for_tokenizer(
+        cls,
+        tokenizer: Tokenizer,
+        normalizer: Callable[[str], str] | None = None,
+        max_ids: int = 400,
+        lang: str = "en",
+    ) -> TextPipeline:
+        """A pipeline for a voice that turns text into ids itself (a NeMo model's tokenizer)."""
+        return cls(None, "", {}, normalizer=normalizer, max_ids=max_ids, lang=lang, tokenizer=tokenizer)
 
     @property
     def normalizer(self) -> Callable[[str], str]:
@@ -176,7 +224,7 @@ class TextPipeline:
     def _iter_units(self, units: Sequence[_Unit], text: str) -> Iterator[SentencePlan]:
         # The last plan is held back until the next sentence with speech is planned: a following
         # sentence with nothing to speak still adds its pause to it.
-        held: Optional[SentencePlan] = None
+        held: SentencePlan | None = None
         sentence_index = 0
         for unit in units:
             unit_plans = self._plan_unit(unit, sentence_index)
@@ -199,7 +247,8 @@ class TextPipeline:
             piece = f" (piece {plan.piece_index + 1})" if plan.piece_index else ""
             lines.append(f"[{number}] sentence {plan.sentence_index + 1}{piece}: {plan.text}")
             lines.append(f"    normalized: {plan.normalized}")
-            lines.append(f"    phonemes:   {''.join(plan.phonemes)}")
+            separator = self.tokenizer.separator if self.tokenizer is not None else ""
+            lines.append(f"    phonemes:   {separator.join(plan.phonemes)}")
             lines.append(f"    ids ({len(plan.ids)}): {' '.join(map(str, plan.ids))}")
             extras = []
             if plan.length_scale != 1.0:
@@ -215,7 +264,7 @@ class TextPipeline:
     def _units(self, segments: Sequence[Segment]) -> list[_Unit]:
         """Sentences of the segments: a new one at each sentence boundary, rate change and break."""
         units: list[_Unit] = []
-        current: Optional[_Unit] = None
+        current: _Unit | None = None
         for segment in segments:
             if not segment.text and segment.phonemes is None:
                 if units:
@@ -259,7 +308,10 @@ class TextPipeline:
         pieces = split_long(phonemes, self._split_len)
         plans = []
         for index, piece in enumerate(pieces):
-            ids = phonemes_to_ids(piece, self.phoneme_id_map)
+            if self.tokenizer is not None:
+                ids = self.tokenizer.symbol_ids(piece)
+            else:
+                ids = phonemes_to_ids(piece, self.phoneme_id_map)
             last = index == len(pieces) - 1
             plans.append(SentencePlan(source, normalized, piece, ids, unit.pause_after if last else 0.0,
                                       unit.rate, sentence_index, index))
@@ -280,7 +332,10 @@ class TextPipeline:
 
     def _phonemize(self, text: str) -> list[str]:
         """Phonemes of one sentence; espeak's sentences within it joined by a space; letter groups
-        spoken letter by letter, each letter as espeak reads it alone (:mod:`sonorant.text.letters`)."""
+        spoken letter by letter, each letter as espeak reads it alone (:mod:`sonorant.text.letters`);
+        a voice's own tokenizer reads the letters as plain text."""
+        if self.tokenizer is not None:
+            return self.tokenizer.symbols(letters.plain(text))
         if self.phonemizer is None:
             return list(unicodedata.normalize("NFD", letters.plain(text)))
         if not letters.has_marks(text):
@@ -304,7 +359,7 @@ class TextPipeline:
             out.pop()
         return out
 
-    def _phonemize_text(self, text: str, next_letter: Optional[str] = None) -> list[str]:
+    def _phonemize_text(self, text: str, next_letter: str | None = None) -> list[str]:
         """Phonemes of ``text``, espeak's sentences joined by a space.
 
         ``next_letter``: the first letter of a letter run that follows ``text``. espeak reads the end of
@@ -333,7 +388,7 @@ class TextPipeline:
             joined.extend(sentence)
         return joined
 
-    def _letter_phonemes(self, letter: str) -> Optional[str]:
+    def _letter_phonemes(self, letter: str) -> str | None:
         """The phonemes espeak gives ``letter`` read on its own (its name), or None if it has none."""
         with self._lock:
             if letter in self._letters:
@@ -414,7 +469,7 @@ def _identity(text: str) -> str:
     return text
 
 
-def _mnemonic_table(phonemizer: Optional[EspeakPhonemizer], voice: str) -> dict[str, str]:
+def _mnemonic_table(phonemizer: EspeakPhonemizer | None, voice: str) -> dict[str, str]:
     """espeak mnemonic -> IPA for ``voice``, from espeak's two phoneme-aligned readings of a corpus."""
     if phonemizer is None:
         raise SSMLError('<phoneme alphabet="espeak"> needs an espeak voice')

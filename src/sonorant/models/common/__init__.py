@@ -1,6 +1,8 @@
-"""Blocks shared by several model families: the HiFi-GAN generator (VITS's decoder, NeMo's vocoder), mel configs.
+"""Blocks more than one family uses: the HiFi-GAN generator (VITS's decoder, NeMo's vocoder), mel configs,
+static length regulation (`regulate`).
 
-`GeneratorConfig` and `generator_reach` need no tensor library; the modules import torch when first used.
+`GeneratorConfig`, `MelConfig` and `generator_reach` need no tensor library; the modules import torch when
+first used.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..common.regulate import length_regulate
 from .config import FastPitchConfig
 from .predictor import TemporalPredictor
 from .transformer import FFTransformer
@@ -123,12 +124,11 @@ class FastPitch(nn.Module):
         """Stage 2: tokens [b, d, t_x], durations [b, t_x], mask [b, 1, t_y] (the frame bucket; 1 on each
         utterance's frames). Returns mel [b, n_mels, t_y]; past an utterance's frames every bin holds
         `proj.bias`, as NeMo's padded output does. `knobs` is unused (pace is in the durations)."""
-        t_y = mask.shape[2]
-        end = torch.cumsum(durations, dim=1)  # [b, t_x]
-        start = end - durations
-        f = torch.arange(t_y, device=tokens.device, dtype=durations.dtype).view(1, -1, 1)  # [1, t_y, 1]
-        path = ((f >= start.unsqueeze(1)) & (f < end.unsqueeze(1))).to(tokens.dtype)  # [b, t_y, t_x]
-        x = torch.bmm(path, tokens.transpose(1, 2))  # [b, t_y, d]
-        m = mask.transpose(1, 2).to(x.dtype)  # [b, t_y, 1]
-        x = self.decoder(x, m, None if g is None else g.transpose(1, 2))  # [b, t_y, d]
+        return self.decode(length_regulate(tokens, durations, mask.shape[-1]), mask, g)
+
+    def decode(self, regulated: torch.Tensor, mask: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
+        """After length regulation: regulated token features [b, d, t_y] -> mel [b, n_mels, t_y] (the output
+        transformer with positional and speaker embeddings, then the projection)."""
+        m = mask.transpose(1, 2).to(regulated.dtype)  # [b, t_y, 1]
+        x = self.decoder(regulated.transpose(1, 2), m, None if g is None else g.transpose(1, 2))  # [b, t_y, d]
         return self.proj(x).transpose(1, 2)  # [b, n_mels, t_y]

@@ -7,6 +7,7 @@ from torch import nn
 
 from ...errors import VoiceError
 from ..base import FamilySpec
+from ..common.regulate import FramesStage
 from ..hifigan.model import HifiGan
 from .model import FastPitch
 from .spec import fastpitch_spec
@@ -31,8 +32,10 @@ class FastPitchVoice(nn.Module):
         self.spec: FamilySpec = fastpitch_spec(fastpitch.cfg, vocoder.cfg)
 
     def stages(self) -> dict[str, nn.Module]:
-        """{"encode", "frames", "vocode"} modules sharing this voice's parameters (`models.base` signatures)."""
-        return {"encode": EncodeStage(self.fastpitch), "frames": FramesStage(self.fastpitch),
+        """{"encode", "frames", "vocode"} modules sharing this voice's parameters (`models.base` signatures),
+        and "frames_post": the frames stage after its length regulation, for runtimes that regulate elsewhere."""
+        post = MelDecoder(self.fastpitch)
+        return {"encode": EncodeStage(self.fastpitch), "frames": FramesStage(post), "frames_post": post,
                 "vocode": VocodeStage(self.vocoder)}
 
 
@@ -50,16 +53,17 @@ class EncodeStage(nn.Module):
         return (tokens, durations, frames) + (() if g is None else (g,))
 
 
-class FramesStage(nn.Module):
-    """Length regulation, the output transformer and the mel projection -> mel [b, n_mels, t_y]."""
+class MelDecoder(nn.Module):
+    """After length regulation: the output transformer and the mel projection -> mel [b, n_mels, t_y]."""
 
     def __init__(self, fastpitch: FastPitch) -> None:
         super().__init__()
         self.fastpitch = fastpitch
 
-    def forward(self, tokens: torch.Tensor, durations: torch.Tensor, mask: torch.Tensor, knobs: torch.Tensor,
+    def forward(self, regulated: torch.Tensor, mask: torch.Tensor, knobs: torch.Tensor,
                 noise: torch.Tensor | None = None, g: torch.Tensor | None = None) -> torch.Tensor:
-        mel = self.fastpitch.frames(tokens, durations, mask, knobs, g)  # [b, n_mels, t_y]
+        """regulated [b, d, t_y], mask [b, 1, t_y]; `knobs` and `noise` are unused (pace is in the durations)."""
+        mel = self.fastpitch.decode(regulated, mask, g)  # [b, n_mels, t_y]
         return mel * mask  # the contract's zero past each utterance's frames (NeMo's padding is proj.bias)
 
 

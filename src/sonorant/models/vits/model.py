@@ -15,27 +15,36 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..common.regulate import length_regulate
 from .config import VitsConfig
 from .decoder import Generator
 from .duration import DurationPredictor, StochasticDurationPredictor
 from .flow import ResidualCouplingBlock
 from .layers import sequence_mask
 from .text_encoder import TextEncoder
+from .spec import vits_spec
 from .types import Encoded
 
 
 class Vits(nn.Module):
     """A VITS voice: phoneme ids -> waveform. Submodule names follow the trained checkpoints."""
 
-    def __init__(self, cfg: VitsConfig) -> None:
+    def __init__(self, cfg: VitsConfig, sample_rate: int = 22050) -> None:
         super().__init__()
         self.cfg = cfg
+        self.spec = vits_spec(cfg, sample_rate)
         self.enc_p = TextEncoder(cfg)
         self.dp = StochasticDurationPredictor(cfg) if cfg.use_sdp else DurationPredictor(cfg)
         self.flow = ResidualCouplingBlock(cfg)
         self.dec = Generator(cfg)
         if cfg.n_speakers > 1:
             self.emb_g = nn.Embedding(cfg.n_speakers, cfg.gin_channels)
+
+    def stages(self) -> dict[str, nn.Module]:
+        """The family contract's encode / frames / vocode modules over this model (`models.base`)."""
+        from .stages import vits_stages
+
+        return vits_stages(self)
 
     @property
     def hop_length(self) -> int:
@@ -77,16 +86,17 @@ class Vits(nn.Module):
     def latent(self, enc: Encoded, noise_scale: torch.Tensor, z_noise: torch.Tensor) -> torch.Tensor:
         """Length regulation, prior sample and inverse flows: the decoder's input [b, c, t_y] (masked)."""
         t_y = z_noise.shape[2]
-        frame = torch.arange(t_y, device=z_noise.device, dtype=enc.durations.dtype)  # [t_y]
-        end = torch.cumsum(enc.durations, dim=1)  # [b, t_x]
-        start = end - enc.durations
-        f = frame.view(1, -1, 1)  # [1, t_y, 1]
-        path = ((f >= start.unsqueeze(1)) & (f < end.unsqueeze(1))).to(enc.m_p.dtype)  # [b, t_y, t_x]
-        m = torch.bmm(path, enc.m_p.transpose(1, 2)).transpose(1, 2)  # [b, c, t_y]
-        logs = torch.bmm(path, enc.logs_p.transpose(1, 2)).transpose(1, 2)  # [b, c, t_y]
-        y_mask = sequence_mask(enc.frames, t_y).unsqueeze(1).to(m.dtype)  # [b, 1, t_y]
-        z_p = m + z_noise * torch.exp(logs) * noise_scale.view(-1, 1, 1)
-        z = self.flow(z_p, y_mask, enc.g)
+        stats = length_regulate(torch.cat([enc.m_p, enc.logs_p], dim=1), enc.durations, t_y)  # [b, 2c, t_y]
+        y_mask = sequence_mask(enc.frames, t_y).unsqueeze(1).to(stats.dtype)  # [b, 1, t_y]
+        return self.prior_flows(stats, y_mask, noise_scale, z_noise, enc.g)
+
+    def prior_flows(self, stats: torch.Tensor, y_mask: torch.Tensor, noise_scale: torch.Tensor,
+                    z_noise: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        """Prior statistics per frame (means then log-stds, [b, 2c, t_y]) -> prior sample -> inverse flows,
+        masked by y_mask [b, 1, t_y]."""
+        c = stats.shape[1] // 2
+        z_p = stats[:, :c] + z_noise * torch.exp(stats[:, c:]) * noise_scale.view(-1, 1, 1)  # [b, c, t_y]
+        z = self.flow(z_p, y_mask, g)
         return z * y_mask
 
     def infer(
