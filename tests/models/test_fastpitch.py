@@ -8,11 +8,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from nemo_cases import FASTPITCH, FASTPITCH_MULTI, HIFIGAN_V1, MEL_TOL, case
+from nemo_cases import FASTPITCH, FASTPITCH_MULTI, HIFIGAN_V1, HIFIGAN_V3, MEL_TOL, case
 
 from sonorant.errors import VoiceError
 from sonorant.models.base import STAGES, FamilySpec
 from sonorant.models.common import GeneratorConfig
+from sonorant.models.common.regulate import length_regulate
 from sonorant.models.fastpitch import FastPitch, FastPitchConfig, FastPitchVoice, FFTConfig, PredictorConfig
 from sonorant.models.hifigan import HifiGan, HifiGanConfig, MelConfig
 from sonorant.voices.nemo import load_fastpitch, load_hifigan
@@ -267,6 +268,41 @@ def test_spec_and_stages(rich: FastPitch) -> None:
         assert audio.shape == (2, width * 256)
         again = stages["encode"](ids, lengths, knobs, None, sid)  # no noise: deterministic
         assert torch.equal(again[0], tokens)
+        regulated = length_regulate(tokens, durations, width)  # frames = FramesStage(frames_post)
+        assert torch.equal(stages["frames_post"](regulated, mask, knobs, None, g), z)
+
+
+def test_stage_graphs_export_to_onnx_with_dynamic_shapes(tmp_path) -> None:
+    """Every stage traces to one ONNX graph whose shapes follow the inputs (no data-dependent shape was
+    baked in): other lengths and batch sizes than the export's give the eager samples."""
+    ort = pytest.importorskip("onnxruntime")
+    from sonorant.runtimes.onnx_export import export_stages
+
+    voice = FastPitchVoice(load_fastpitch(FASTPITCH_MULTI), load_hifigan(HIFIGAN_V3))
+    paths = export_stages(voice, tmp_path)
+    sessions = {k: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for k, p in paths.items()}
+
+    def run(graph: str, **feeds) -> list[np.ndarray]:  # unused inputs (frames' knobs) are not in the graph
+        names = {i.name for i in sessions[graph].get_inputs()}
+        return sessions[graph].run(None, {k: np.asarray(v) for k, v in feeds.items() if k in names})
+
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], [14, 15, 16, 0, 0, 0, 0, 0, 0, 0, 0],
+                        [20, 21, 22, 23, 24, 25, 0, 0, 0, 0, 0]])
+    lengths, sid = torch.tensor([11, 3, 6]), torch.tensor([0, 2, 1])
+    knobs = torch.tensor([[1.0, 0.0, 1.0], [0.8, 20.0, 1.2], [1.3, -10.0, 0.7]])
+    stages = voice.stages()
+    with torch.inference_mode():
+        tokens, durations, frames = stages["encode"](ids, lengths, knobs, None, sid)
+        width = int(frames.max()) + 4
+        mask = (torch.arange(width)[None] < frames[:, None]).float().unsqueeze(1)
+        z = stages["frames"](tokens, durations, mask, knobs)
+        audio = stages["vocode"](z, frames)
+    o_tokens, o_durations, o_frames = run("encode", ids=ids, lengths=lengths, knobs=knobs, sid=sid)
+    assert np.array_equal(o_frames, frames.numpy()) and np.array_equal(o_durations, durations.numpy())
+    (o_z,) = run("frames", tokens=o_tokens, durations=o_durations, mask=mask, knobs=knobs)
+    assert np.abs(o_z - z.numpy()).max() <= 1e-4
+    (o_audio,) = run("vocode", z=o_z, lengths=o_frames)
+    assert o_audio.shape == audio.shape and np.abs(o_audio - audio.numpy()).max() <= 1e-4
 
 
 def test_single_speaker_encode_returns_no_g() -> None:
