@@ -192,8 +192,8 @@ def mel_config(archive: NemoArchive, pre: dict[str, Any] | None) -> MelConfig:
         s = _num(pre, s_key)
         return round(float(s) * sr) if s else None
 
-    win = samples("n_window_size", "window_size") or 320
-    hop = samples("n_window_stride", "window_stride") or 160
+    win = samples("n_window_size", "window_size") or round(0.02 * sr)  # NeMo's defaults: 20 ms windows,
+    hop = samples("n_window_stride", "window_stride") or round(0.01 * sr)  # 10 ms apart
     n_fft = _num(pre, "n_fft") or 2 ** math.ceil(math.log2(win))
     fmax = _num(pre, "highfreq")
     return MelConfig(
