@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 _TESTS_DIR = Path(__file__).parent
-if str(_TESTS_DIR / "voices") not in sys.path:  # tiny_voices.py lives beside the voice tests
-    sys.path.insert(0, str(_TESTS_DIR / "voices"))
+for _helpers in ("voices", "conformance"):  # tiny_voices.py and families.py live beside their tests
+    if str(_TESTS_DIR / _helpers) not in sys.path:
+        sys.path.insert(0, str(_TESTS_DIR / _helpers))
 
 import sonorant  # noqa: E402
 from tiny_voices import TinyVoice, TinyVoices  # noqa: E402

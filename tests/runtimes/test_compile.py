@@ -87,27 +87,8 @@ def test_zero_recompiles_after_warmup(compiled: SimpleNamespace, caplog: pytest.
     assert "after warmup" in caplog.text
 
 
-@pytest.mark.parametrize("noise", [False, True], ids=["noise-off", "seeded-noise"])
-def test_parity_with_eager(compiled: SimpleNamespace, noise: bool) -> None:
-    utts = _utterances(noise)
-    eager = compiled.eager.synthesize(utts)
-    for max_batch in (1, 2):
-        out = compiled.engine.synthesize(utts, max_batch=max_batch)
-        assert [len(a) for a in out] == [len(a) for a in eager]
-        snrs = [snr_db(a, b) for a, b in zip(eager, out)]
-        worst = max(float(np.abs(a - b).max()) for a, b in zip(eager, out))
-        print(f"compile vs eager ({'noise' if noise else 'no noise'}, batch {max_batch}): min SNR {min(snrs):.1f} dB, "
-              f"max abs diff {worst:.2e}")
-        assert min(snrs) >= 60.0 and worst <= 1e-3
-
-
-def test_streaming_matches_whole_sentence(compiled: SimpleNamespace) -> None:
-    for u in _utterances(noise=True)[-4:]:
-        pieces = list(compiled.engine.stream(u, STREAM))
-        (whole,) = compiled.eager.synthesize([u])
-        assert len(pieces) > 2 and pieces[-1][1] and not any(last for _, last in pieces[:-1])
-        joined = np.concatenate([p for p, _ in pieces])
-        assert len(joined) == len(whole) and snr_db(whole, joined) >= 60.0
+# Parity with eager, batched == alone and stitched streams are checked for every family by the conformance
+# suite (tests/conformance); this file keeps what is the compile runtime's own: graphs, caches, recompiles.
 
 
 def test_multi_speaker_voice(compiled: SimpleNamespace) -> None:
