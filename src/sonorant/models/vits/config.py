@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ..common.generator_config import GeneratorConfig
+
 
 @dataclass(frozen=True)
 class VitsConfig:
@@ -74,6 +76,21 @@ class VitsConfig:
         for rate in self.upsample_rates:
             hop *= rate
         return hop
+
+    @property
+    def generator(self) -> GeneratorConfig:
+        """The shape of the HiFi-GAN decoder (the shared generator; conv_post without a bias)."""
+        return GeneratorConfig(
+            in_channels=self.inter_channels,
+            upsample_initial_channel=self.upsample_initial_channel,
+            upsample_rates=tuple(self.upsample_rates),
+            upsample_kernel_sizes=tuple(self.upsample_kernel_sizes),
+            resblock=self.resblock,
+            resblock_kernel_sizes=tuple(self.resblock_kernel_sizes),
+            resblock_dilation_sizes=tuple(tuple(d) for d in self.resblock_dilation_sizes),
+            cond_channels=self.gin_channels,
+            post_bias=False,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-friendly values (tuples become lists)."""

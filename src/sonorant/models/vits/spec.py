@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from ...arrays import DURATION_STREAM, LATENT_STREAM
 from ..base import FamilySpec, Knob, Noise
+from ..common.generator_config import generator_reach
 from .config import VitsConfig
 
 KNOBS = (
@@ -18,21 +17,7 @@ KNOBS = (
 
 def decoder_reach(cfg: VitsConfig) -> int:
     """Latent frames on each side that can influence a decoder output frame (an upper bound)."""
-    reach = 0.0  # in latent frames, one side
-    reach += (7 - 1) / 2  # conv_pre
-    rate = 1
-    for up_rate, up_kernel in zip(cfg.upsample_rates, cfg.upsample_kernel_sizes):
-        reach += math.ceil(up_kernel / up_rate) / rate  # transposed conv: input frames per output sample
-        rate *= up_rate
-        block_reach = 0
-        for k, ds in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes):
-            per_conv = sum((k - 1) // 2 * d for d in ds)
-            if cfg.resblock == "1":
-                per_conv += (k - 1) // 2 * len(ds)  # the undilated second conv of each pair
-            block_reach = max(block_reach, per_conv)
-        reach += block_reach / rate
-    reach += (7 - 1) / 2 / rate  # conv_post
-    return int(math.ceil(reach)) + 1
+    return generator_reach(cfg.generator)
 
 
 def flow_reach(cfg: VitsConfig) -> int:
