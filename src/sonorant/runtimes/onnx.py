@@ -355,4 +355,6 @@ class OnnxRuntime(StageRunner):
             tmp.unlink(missing_ok=True)
 
     def run_stage(self, graph: str, feeds: Mapping[str, Any]) -> list[np.ndarray]:
-        return self._session(graph).run(None, {k: np.ascontiguousarray(v) for k, v in feeds.items()})
+        session = self._session(graph)
+        names = {i.name for i in session.get_inputs()}  # the tracer drops inputs a graph does not use
+        return session.run(None, {k: np.ascontiguousarray(v) for k, v in feeds.items() if k in names})
