@@ -70,10 +70,9 @@ class NemoArchive:
         raise VoiceError(f"{self.path}: no artifact {ref!r} (it holds: {', '.join(sorted(self.artifacts)) or 'none'})")
 
 
-def read_nemo(path: str | Path) -> NemoArchive:
-    """Read a `.nemo` file (or a directory it was unpacked into)."""
-    import torch
-
+def read_nemo(path: str | Path, *, weights: bool = True) -> NemoArchive:
+    """Read a `.nemo` file (or a directory it was unpacked into); `weights=False` leaves the state dict
+    empty and needs no torch (a voice's card and front end come from the config and artifacts alone)."""
     path = Path(path)
     if not path.exists():
         raise VoiceError(f"{path} does not exist")
@@ -94,20 +93,25 @@ def read_nemo(path: str | Path) -> NemoArchive:
             raise VoiceError(f"{path} is not a NeMo .nemo archive (a tar file): {exc}") from None
     config_name = _find(files, CONFIG_NAME)
     weights_name = _find(files, WEIGHTS_NAME)
-    if config_name is None or weights_name is None:
+    if config_name is None or (weights_name is None and weights):
         missing = " and ".join(n for n, f in ((CONFIG_NAME, config_name), (WEIGHTS_NAME, weights_name)) if f is None)
         shown = ", ".join(sorted(files)[:6]) or "nothing"
         raise VoiceError(f"{path} is not a NeMo .nemo archive: it has no {missing} (it holds {shown})")
     config = _load_yaml(path, files.pop(config_name))
+    raw = files.pop(weights_name) if weights_name is not None else b""
+    artifacts = {name.rsplit("/", 1)[-1]: data for name, data in files.items()}
+    if not weights:
+        return NemoArchive(path, config, {}, artifacts)
+    import torch
+
     try:
-        state = torch.load(io.BytesIO(files.pop(weights_name)), map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unreadable checkpoint
         raise VoiceError(f"{path}: cannot read {WEIGHTS_NAME}: {exc}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise VoiceError(f"{path}: {WEIGHTS_NAME} holds a {type(state).__name__}, not a state dict")
-    artifacts = {name.rsplit("/", 1)[-1]: data for name, data in files.items()}
     return NemoArchive(path, config, dict(state), artifacts)
 
 

@@ -15,14 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import VoiceError
 from .card import LoadedVoice, VoiceCard
+from .nemo import FASTPITCH_TARGET, HIFIGAN_TARGET, read_nemo
 
 if TYPE_CHECKING:
     from ..runtimes.cache import LazyModel
     from ..text.pipeline import TextPipeline
-
-FASTPITCH_TARGET = "FastPitchModel"
-HIFIGAN_TARGET = "HifiGanModel"
-
 
 def probe(path: Path) -> bool:
     """Whether `path` is a NeMo archive (a tar, gzip or not, holding a model_config.yaml)."""
@@ -35,30 +32,6 @@ def probe(path: Path) -> bool:
         return False
 
 
-def read_config(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """A `.nemo`'s model config and its artifacts (stored files other than the config and the weights, by
-    their name in the archive without a leading "./"); VoiceError if it is not a readable NeMo archive."""
-    import yaml
-
-    path = Path(path)
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
-            config_name = next((n for n in members if Path(n).name == "model_config.yaml"), None)
-            if config_name is None:
-                raise VoiceError(f"{path} is not a NeMo model: it has no model_config.yaml")
-            config = yaml.safe_load(tar.extractfile(members[config_name]).read())  # type: ignore[union-attr]
-            artifacts = {n: tar.extractfile(m).read() for n, m in members.items()  # type: ignore[union-attr]
-                         if n != config_name and not n.endswith((".ckpt", ".pt"))}
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise VoiceError(f"{path} is not a readable NeMo archive: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise VoiceError(f"{path}: model_config.yaml is not valid YAML: {exc}") from None
-    if not isinstance(config, dict):
-        raise VoiceError(f"{path}: model_config.yaml does not hold a config mapping")
-    return config, artifacts
-
-
 def model_class(config: dict[str, Any]) -> str:
     """The NeMo model class a config names (its `target`'s last part), or ""."""
     return str(config.get("target") or config.get("_target_") or "").rpartition(".")[2]
@@ -66,7 +39,8 @@ def model_class(config: dict[str, Any]) -> str:
 
 def load(path: Path, *, name: str | None = None, vocoder: str | Path | None = None) -> LoadedVoice:
     """The FastPitch voice at `path` spoken through the HiFi-GAN `vocoder` (both `.nemo`)."""
-    config, artifacts = read_config(path)
+    archive = read_nemo(path, weights=False)
+    config, artifacts = archive.config, archive.artifacts
     kind = model_class(config)
     if kind != FASTPITCH_TARGET:
         raise VoiceError(f"{path} is a NeMo {kind or 'model without a target'}, not a FastPitch spectrogram "
@@ -77,7 +51,7 @@ def load(path: Path, *, name: str | None = None, vocoder: str | Path | None = No
     vocoder = Path(vocoder).expanduser()
     if not vocoder.is_file():
         raise VoiceError(f"vocoder not found: {vocoder}")
-    vocoder_config, _ = read_config(vocoder)
+    vocoder_config = read_nemo(vocoder, weights=False).config
     if model_class(vocoder_config) != HIFIGAN_TARGET:
         raise VoiceError(f"{vocoder} is a NeMo {model_class(vocoder_config) or 'model without a target'}, "
                          f"not a {HIFIGAN_TARGET} mel vocoder")
