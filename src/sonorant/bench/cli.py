@@ -113,7 +113,8 @@ def command_line(args: argparse.Namespace) -> str:
     """The `sonorant bench ...` command that reproduces `args` (defaults left out)."""
     parts = ["sonorant", "bench"]
     options: Sequence[tuple[str, Any, Any]] = (
-        ("--voice", args.voice, None), ("--runtime", ",".join(args.runtime), "auto"),
+        ("--voice", args.voice, None), ("--vocoder", args.vocoder, None), ("--speed", args.speed, 1.0),
+        ("--runtime", ",".join(args.runtime), "auto"),
         ("--device", args.device, "auto"),
         ("--precision", args.precision, "fp32"), ("--texts", args.texts, None),
         ("--repeats", args.repeats, 3),
@@ -129,6 +130,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--batch-sizes", ",".join(map(str, args.batch_sizes)), "--utterances", str(args.utterances)]
     if args.mode == "streams":
         parts += ["--streams", ",".join(map(str, args.streams))]
+    for knob in args.knob or []:
+        parts += ["--knob", knob]
     if args.quick:
         parts.append("--quick")
     return " ".join(shlex.quote(p) for p in parts)
