@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,25 @@ def test_subcommands_describe_themselves(capsys) -> None:  # noqa: ANN001
             main([command, "--help"])
         out = capsys.readouterr().out
         assert len(out.split("\n\n")[1].strip()) > 40, out  # a description after the usage
+
+
+NEMO = Path(__file__).parent.parent / "fixtures" / "nemo"
+
+
+def test_a_nemo_voice_speaks_with_its_vocoder_and_is_listed(tmp_path, capsys) -> None:  # noqa: ANN001
+    voice, vocoder = str(NEMO / "fastpitch_tiny.nemo"), str(NEMO / "hifigan_tiny_v1.nemo")
+    out = tmp_path / "x.wav"
+    assert main(["speak", "Hello there.", "-o", str(out), "--voice", voice, "--vocoder", vocoder, "--runtime", "eager",
+                 "--knob", "pace=1.25", "--knob", "pitch_shift=15"]) == 0
+    with wave.open(str(out)) as w:
+        assert w.getframerate() == 22050 and w.getnframes() > 0 and w.getnframes() % 256 == 0
+    assert main(["voices", voice, "--vocoder", vocoder]) == 0
+    listed = capsys.readouterr().out
+    assert "fastpitch_tiny" in listed and "fastpitch" in listed and "vits" in listed
+    for args, message in ((["--voice", voice], "needs a mel vocoder"), (["--voice", vocoder], "not a FastPitch"),
+                          (["--voice", voice, "--vocoder", voice], "not a HifiGanModel"),
+                          (["--voice", voice, "--vocoder", vocoder, "--knob", "noise_w=0"], "unknown knob noise_w")):
+        assert main(["speak", "Hi.", "-o", str(tmp_path / "y.wav"), "--runtime", "eager", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sonorant: error:") and message in err, err
+    assert not (tmp_path / "y.wav").exists()
