@@ -46,8 +46,8 @@ def test_streamed_head_flow_equals_full_flow_on_padded_runtime(joe: sonorant.Voi
     engine = Engine(_PaddedEager(joe.model))
     full = engine.run_batch([utt])[0]
     stitched = np.concatenate([piece for piece, _ in engine.stream(utt)])
-    head = engine._frame_width(16 + engine.context + engine.flow_context)
-    assert head < engine._frame_width(len(full) // joe.model.hop_length), "the head flow must be a shorter run"
+    head = engine.frame_width(16 + engine.context + engine.flow_context)
+    assert head < engine.frame_width(len(full) // joe.model.hop_length), "the head flow must be a shorter run"
     assert len(stitched) == len(full) and float(np.max(np.abs(stitched - full))) <= 1e-4
 
 

@@ -10,9 +10,9 @@ import torch
 import sonorant
 from sonorant.engine import StreamConfig
 from sonorant.engine.streaming import MIN_SPLIT_CORE, Window, split_windows, windows
+from sonorant.models.vits import Vits, VitsConfig
 from sonorant.models.vits.spec import decoder_reach as decoder_context_frames
 from sonorant.models.vits.spec import flow_reach as flow_context_frames
-from sonorant.models.vits import Vits, VitsConfig
 
 
 def _snr_db(ref: np.ndarray, test: np.ndarray) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..arrays import pad_ids
 from ..models.base import Encoded
+from . import passes
 from .buckets import BucketConfig, bucket_size
 from .streaming import StreamConfig, Window, split_windows, windows
 
@@ -129,8 +130,8 @@ class Engine:
         sid = np.array([u.speaker_id or 0 for u in batch], dtype=np.int64) if self.multi_speaker else None
         return self.runtime.encode(ids, lengths, self.knob_matrix(batch), self.seed_vector(batch), sid)
 
-    def _frame_width(self, frames: int) -> int:
-        """Padded latent width for `frames` frames (exact for dynamic-shape runtimes)."""
+    def frame_width(self, frames: int) -> int:
+        """Padded width of a frames pass over `frames` frames (exact for dynamic-shape runtimes)."""
         return bucket_size(frames, self.buckets.frame_edges) if self.runtime.static_shapes else frames
 
     def encode(self, batch: Sequence[Utterance]) -> tuple[Encoded, list[int]]:
@@ -142,7 +143,7 @@ class Engine:
     def latent(self, batch: Sequence[Utterance], enc: Encoded, frames: Sequence[int]) -> Any:
         """Stage 2 for `batch`'s stage-1 result: the vocoder's input frames [b, c, t_y], t_y padded as the
         runtime needs."""
-        return self.runtime.frames(enc, self.knob_matrix(batch), self.seed_vector(batch), self._frame_width(max(frames)))
+        return self.runtime.frames(enc, self.knob_matrix(batch), self.seed_vector(batch), self.frame_width(max(frames)))
 
     def latents(self, batch: Sequence[Utterance]) -> tuple[Any, list[int], Any | None]:
         """Stages 1 and 2 for `batch`, padded as `run_batch` pads it: the vocoder's input [b, c, t_y], each
@@ -198,29 +199,25 @@ class Engine:
         return max(window.size, n) if self.runtime.static_shapes else n
 
     def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[tuple[np.ndarray, bool]]:
-        """The utterance's audio in pieces, each with a flag set on the last one: the decoder runs over
-        overlapping windows of latent frames and each piece is yielded as soon as it is decoded.
+        """The utterance's audio in pieces, each with a flag set on the last one: the vocoder runs over
+        overlapping windows of its input frames and each piece is yielded as soon as it is decoded.
 
         Each window carries `self.context` frames of context on both sides, so the concatenated pieces
         equal `run_batch([utterance])` (up to float rounding). The first window is small, and where the
         family's frames stage has a finite reach (`FamilySpec.frames_reach`: VITS's flows) its frames
         come from a pass over just the frames it needs plus that reach (the noise is a function of the
         frame, so the head's noise is the whole sentence's), so the first piece does not wait for the
-        frames stage over the whole sentence.
+        frames stage over the whole sentence. These are the passes the server's scheduler batches across
+        requests (`engine.passes`), run for one utterance.
         """
-        enc, (n_frames,) = self.encode([utterance])
-        knobs, seeds = self.knob_matrix([utterance]), self.seed_vector([utterance])
-        full = self._frame_width(n_frames)
-        plan = list(windows(n_frames, self.context, cfg or StreamConfig()))
-        z = None
-        if self.flow_context is not None and len(plan) > 1:
-            head = self._frame_width(plan[0].stop + self.flow_context)
-            if head < full:
-                z = self.runtime.frames(enc, knobs, seeds, head)  # exact on [0, head - reach)
+        cfg = cfg or StreamConfig()
+        (latent,) = passes.head_latents(self, [utterance], [cfg.first_frames + self.context])
+        plan = list(windows(latent.frames, self.context, cfg))
+        z = latent.z
         for k, w in enumerate(plan):
-            if k == 1 or z is None:
-                z = self.runtime.frames(enc, knobs, seeds, full)
-            (audio,) = self.decode([(z, enc.g, w)])
+            if k == 1 and latent.rest is not None:
+                (z,) = passes.rest_latents(self, [latent])
+            (audio,) = self.decode([(z, latent.g, w)])
             yield audio, k == len(plan) - 1
 
     def warmup(self, batch_sizes: Sequence[int] = (1,), stream: StreamConfig | None = None) -> None:

@@ -1,5 +1,6 @@
-"""The latent passes the scheduler batches across requests: full latents, streamed heads and the rest of
-a streamed head's latent (decoder windows go through `Engine.decode`). Each stacks its rows into one
+"""The frames passes of streaming, which `Engine.stream` runs for one utterance and the server's scheduler
+batches across requests: full frames, streamed heads and the rest of a streamed head's frames (vocoder
+windows go through `Engine.decode`). Each stacks its rows into one
 padded batch, runs the engine's runtime once, and returns every row's own result; padding never changes
 a row's result (masks, noise that is a function of seed and frame), so any batch gives the same audio as
 running the row alone.
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
+from typing import TYPE_CHECKING, Any
 
 from ..models.base import Encoded
 from .buckets import bucket_size
-from .engine import Engine, Utterance
+
+if TYPE_CHECKING:
+    from .engine import Engine, Utterance
 
 
 @dataclass
@@ -28,13 +30,8 @@ class Latent:
     g: Any | None
     """Speaker embedding [1, gin, 1], or None."""
     rest: tuple[Encoded, Utterance] | None = None
-    """For a head: the utterance's stage-1 row and the utterance (its seed and noise scale), from which
+    """For a head: the utterance's stage-1 row and the utterance (its seed and knobs), from which
     `rest_latents` computes all frames."""
-
-
-def frame_width(engine: Engine, frames: int) -> int:
-    """Padded latent width of a pass over `frames` frames."""
-    return bucket_size(frames, engine.buckets.frame_edges) if engine.runtime.static_shapes else frames
 
 
 def latents(engine: Engine, utts: Sequence[Utterance]) -> list[Latent]:
@@ -46,7 +43,7 @@ def latents(engine: Engine, utts: Sequence[Utterance]) -> list[Latent]:
 
 
 def head_latents(engine: Engine, utts: Sequence[Utterance], first_stops: Sequence[int | None]) -> list[Latent]:
-    """Stage 1 for `utts`, then the flows over just the frames their first windows need.
+    """Stage 1 for `utts`, then the frames stage over just the frames their first windows need.
 
     `first_stops[i]` is one past the last frame utterance i's first window reads, or None to get its
     full latent. The frames stage reaches `engine.flow_context` frames, so a head of `stop + flow_context`
@@ -57,8 +54,8 @@ def head_latents(engine: Engine, utts: Sequence[Utterance], first_stops: Sequenc
     enc, frames = engine.encode(utts)
     reach = engine.flow_context
     needs = [f if stop is None or reach is None else min(f, stop + reach) for f, stop in zip(frames, first_stops)]
-    width = min(frame_width(engine, max(needs)), frame_width(engine, max(frames)))
-    z = engine.runtime.frames(enc, Engine.knob_matrix(utts), Engine.seed_vector(utts), width)  # [b, c, width]
+    width = min(engine.frame_width(max(needs)), engine.frame_width(max(frames)))
+    z = engine.runtime.frames(enc, engine.knob_matrix(utts), engine.seed_vector(utts), width)  # [b, c, width]
     out = []
     for row, (f, utt) in enumerate(zip(frames, utts)):
         g = None if enc.g is None else ops.copy(enc.g[row : row + 1])
@@ -82,7 +79,7 @@ def rest_latents(engine: Engine, heads: Sequence[Latent]) -> list[Any]:
     static = engine.runtime.static_shapes
     n_ids = max(r[0].tokens.shape[-1] for r in rows)
     t_x = bucket_size(n_ids, engine.buckets.id_edges) if static else n_ids
-    t_y = frame_width(engine, max(h.frames for h in heads))
+    t_y = engine.frame_width(max(h.frames for h in heads))
     enc = Encoded(
         ops.concat([ops.pad_last(r[0].tokens, t_x) for r in rows]),  # [b, ct, t_x]
         ops.concat([ops.pad_last(r[0].durations, t_x) for r in rows]),  # [b, t_x], zero on padding
@@ -90,6 +87,6 @@ def rest_latents(engine: Engine, heads: Sequence[Latent]) -> list[Any]:
         None if rows[0][0].g is None else ops.concat([r[0].g for r in rows]),  # [b, gin, 1]
     )
     utts = [r[1] for r in rows]
-    z = engine.runtime.frames(enc, Engine.knob_matrix(utts), Engine.seed_vector(utts), t_y)  # [b, c, t_y]
+    z = engine.runtime.frames(enc, engine.knob_matrix(utts), engine.seed_vector(utts), t_y)  # [b, c, t_y]
     return [ops.copy(z[row : row + 1, :, : h.frames]) for row, h in enumerate(heads)]
 

@@ -351,7 +351,7 @@ class Scheduler:
         self._frames_per_id[id(engine)] = 0.8 * previous + 0.2 * measured
         padded = max(x.z.shape[-1] for x in results) * len(batch)
         if batch[0].priority[0] != 0:
-            self._learn_cost(engine, "latent", passes.frame_width(engine, max(frames)) * len(batch), seconds)
+            self._learn_cost(engine, "latent", engine.frame_width(max(frames)) * len(batch), seconds)
         self._observe_batch("latent", batch, padded, seconds)
 
     @staticmethod
@@ -378,7 +378,7 @@ class Scheduler:
         seconds = time.perf_counter() - start
         for item, head, z in zip(batch, heads, full):
             item.sentence.latent = passes.Latent(head.frames, z, head.g)
-        padded = passes.frame_width(engine, max(h.frames for h in heads)) * len(batch)
+        padded = engine.frame_width(max(h.frames for h in heads)) * len(batch)
         self._learn_cost(engine, "rest", padded, seconds)
         self._observe_batch("rest", batch, padded, seconds)
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 
-
 @dataclass(frozen=True)
 class StreamConfig:
     """Window schedule for streaming one sentence's decoder."""

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-
 from torch import nn
 
 from ..errors import ConfigError, SonorantError

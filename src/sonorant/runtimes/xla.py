@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from torch import nn
 
 from ..engine.buckets import BucketConfig

@@ -21,8 +21,8 @@ from .decoder import Generator
 from .duration import DurationPredictor, StochasticDurationPredictor
 from .flow import ResidualCouplingBlock
 from .layers import sequence_mask
-from .text_encoder import TextEncoder
 from .spec import vits_spec
+from .text_encoder import TextEncoder
 from .types import Encoded
 
 
