@@ -19,7 +19,7 @@ Stage signatures (tensors; `None` inputs/outputs are absent for families that do
         -> tokens [b, Ct, t_x] f32 (zero past each length), durations [b, t_x] f32 (integral, zero on
            padding), frames [b] i64 (>= 1), g [b, G, 1] | None
     frames(tokens, durations, mask [b, 1, t_y] f32, knobs [b, K] f32, noise [b, Cz, t_y] | None, g | None)
-        -> z [b, C, t_y] f32, zero where mask is zero
+        -> z [b, C, t_y] f32, zero where mask is zero (the mask's width is the frame bucket)
     vocode(z [b, C, t], lengths [b] i64 | None, g | None) -> audio [b, t * hop] f32
 
 `lengths=None` on the vocoder means no row is padded. Noise is never an input the engine makes: the
@@ -155,5 +155,8 @@ class StagedModel(Protocol):
     spec: FamilySpec
 
     def stages(self) -> dict[str, Any]:
-        """{"encode": module, "frames": module, "vocode": module} sharing this model's parameters."""
+        """{"encode", "frames", "vocode"} modules with the signatures above, plus "frames_post": the frames
+        stage after its length regulation, `frames_post(regulated [b, Ct, t_y], mask, knobs, noise, g)`
+        (`models.common.regulate.FramesStage(frames_post)` is "frames"), for runtimes that regulate
+        elsewhere (xla, on the host). All share this model's parameters."""
         ...
