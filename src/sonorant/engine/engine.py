@@ -4,7 +4,9 @@ sub-sentence streaming.
 The API, the CLI, the server's scheduler and the benchmark all synthesize through `Engine`. The engine
 holds no tensor library of its own: it prepares host inputs in numpy and handles the runtime's arrays
 through `runtime.ops`, so on ONNX Runtime nothing imports torch, and on a GPU nothing leaves the device
-but the frame counts and the finished audio.
+but the frame counts and the finished audio. It knows models only through their family contract
+(`sonorant.models.base`): "latent" here means the vocoder's input frames, whatever the family makes them
+(VITS's latent z, FastPitch's mel spectrogram).
 """
 
 from __future__ import annotations
