@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,12 +59,18 @@ def _wait(predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
         time.sleep(0.005)
 
 
-@pytest.mark.parametrize("voice_name", ["tiny", "multi", "tiny-eager"])
+NEMO = Path(__file__).parent.parent / "fixtures" / "nemo"
+
+
+@pytest.mark.parametrize("voice_name", ["tiny", "multi", "tiny-eager", "fastpitch"])
 def test_concurrent_requests_equal_synthesize(voice_name: str, tiny: sonorant.Voice, tiny_x_low_voice,
                                               tiny_multi_speaker_voice) -> None:  # noqa: ANN001
-    """Through the default runtime (ONNX Runtime: numpy arrays) and the eager one (torch tensors)."""
+    """Through the default runtime (ONNX Runtime: numpy arrays) and the eager one (torch tensors), for VITS
+    and for FastPitch (whose frames stage attends globally: no streamed heads)."""
     voice = {"tiny": lambda: tiny, "multi": lambda: sonorant.load_voice(tiny_multi_speaker_voice.onnx_path),
-             "tiny-eager": lambda: sonorant.load_voice(tiny_x_low_voice.onnx_path, runtime="eager")}[voice_name]()
+             "tiny-eager": lambda: sonorant.load_voice(tiny_x_low_voice.onnx_path, runtime="eager"),
+             "fastpitch": lambda: sonorant.load_voice(NEMO / "fastpitch_tiny_multi.nemo",
+                                                      vocoder=NEMO / "hifigan_tiny_v3.nemo")}[voice_name]()
     texts = ["Hello there. How are you today?", "A longer text, with a clause or two, that goes on for a while. "
              "And then another sentence follows it.", "Short.", "Numbers like 42 and the date 3 May 2021."]
     recorder = Recorder()
