@@ -13,6 +13,7 @@ Runtime sessions, tensorrt engines; xla makes its noise inside its graphs and ov
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -97,16 +98,16 @@ class Runtime(Protocol):
     # spread one pass over threads define `decode_rows` (rows a vocoder pass should have).
 
 
-class StageRunner:
+class StageRunner(ABC):
     """The `Runtime` protocol over `run_stage(graph, feeds) -> outputs`, for runtimes whose graphs take
     the noise as an input (all but xla). Subclasses set `spec` and `ops`."""
 
     spec: FamilySpec
     ops: Ops
 
+    @abstractmethod
     def run_stage(self, graph: str, feeds: Mapping[str, Any]) -> list[Any]:
         """Run one graph (`GRAPHS`) on device arrays named as `stage_inputs` names them."""
-        raise NotImplementedError
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
                sid: np.ndarray | None) -> Encoded:

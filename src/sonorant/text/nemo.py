@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABC, abstractmethod
 import string
 import threading
 import unicodedata
@@ -68,7 +69,7 @@ _PHONEME_BLOCK = re.compile(r"\[\[(.*?)\]\]")
 _UNSUPPORTED = ("text_preprocessing_func", "word_tokenize_func", "apply_to_oov_word")
 
 
-class NemoTokenizer:
+class NemoTokenizer(ABC):
     """Text to a NeMo TTS model's input ids, as the model's own tokenizer gives them at inference.
 
     Build one with :meth:`from_config`. Thread-safe. Also what
@@ -209,19 +210,20 @@ class NemoTokenizer:
 
     # --- what the two kinds define ---------------------------------------------------------------
 
+    @abstractmethod
     def _g2p(self, text: str) -> list[str]:
         """Symbols of plain text (clean-up and G2P), unfiltered."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _block_symbols(self, content: str) -> list[str]:
         """Symbols of a ``[[ … ]]`` block, unfiltered."""
-        raise NotImplementedError
 
     def _adjust(self, symbol: str) -> str:
         return symbol
 
+    @abstractmethod
     def _accepts(self, symbol: str) -> bool:
-        raise NotImplementedError
+        """Whether the table can hold `symbol`."""
 
     def _run_g2p(self, g2p: Callable[[str], tuple[list[str], list[str]]], text: str) -> list[str]:
         symbols, dropped = g2p(text)
