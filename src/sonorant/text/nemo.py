@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import logging
 import re
-from abc import ABC, abstractmethod
 import string
 import threading
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
