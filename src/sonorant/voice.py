@@ -130,7 +130,7 @@ class Voice:
         return [p.phonemes for p in self.plan(text, normalize)]
 
     def phoneme_ids(self, text: str, normalize: bool = True) -> list[list[int]]:
-        """Model ids per sentence: ^ _ p1 _ p2 ... pn _ $."""
+        """Model input ids per sentence (a Piper voice: ^ _ p1 _ p2 ... pn _ $; a NeMo voice: its tokenizer's)."""
         return [p.ids for p in self.plan(text, normalize)]
 
     def analyze(self, text: str, normalize: bool = True) -> str:
