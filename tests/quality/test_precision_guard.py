@@ -98,4 +98,5 @@ def test_bf16_leaves_the_voices_own_model_in_fp32(bf16_voice: sonorant.Voice) ->
     import torch
 
     assert all(p.dtype == torch.float32 for p in bf16_voice.model.parameters())
-    assert all(p.dtype == torch.bfloat16 for p in bf16_voice.engine.runtime.dec.parameters())
+    vocoder = bf16_voice.engine.runtime.calls["vocode"].module  # the runtime's reduced-precision copy
+    assert all(p.dtype == torch.bfloat16 for p in vocoder.parameters())
