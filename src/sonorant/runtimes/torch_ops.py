@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -53,32 +54,39 @@ def _leaves() -> list[object]:
     return found
 
 
+_SCOPE_LOCK = threading.RLock()
+"""Held for the whole of a precision scope: the flags are process-wide, so scopes on different threads
+(the server's scheduler beside a caller's own synthesis) take turns instead of interleaving their saves
+and restores (which left cuDNN's conv and RNN leaves with different modes, an error in torch)."""
+
+
 @contextlib.contextmanager
 def precision_scope(mode: str) -> Iterator[None]:
     """Set the fp32 arithmetic of matmuls, convolutions and RNNs to `mode` ("ieee": true fp32, "tf32":
     TF32 where the hardware has it) for the enclosed ops, and restore exactly what was there on exit.
-    Flags are process-wide: another thread's ops during the scope use the same mode."""
-    leaves = _leaves()
-    if leaves:
-        saved = [leaf.fp32_precision for leaf in leaves]  # type: ignore[attr-defined]
+    Scopes nest within a thread; across threads they run one at a time (the flags are process-wide)."""
+    with _SCOPE_LOCK:
+        leaves = _leaves()
+        if leaves:
+            saved = [leaf.fp32_precision for leaf in leaves]  # type: ignore[attr-defined]
+            try:
+                for leaf in leaves:
+                    # oneDNN has no "tf32" mode on CPUs: keep whatever it had unless asked for strict fp32.
+                    if mode == "ieee" or not type(leaf).__module__.endswith("mkldnn"):
+                        leaf.fp32_precision = mode  # type: ignore[attr-defined]
+                yield
+            finally:
+                for leaf, value in zip(leaves, saved):
+                    leaf.fp32_precision = value  # type: ignore[attr-defined]
+            return
+        matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32  # older torch
         try:
-            for leaf in leaves:
-                # oneDNN has no "tf32" mode on CPUs: keep whatever it had unless asked for strict fp32.
-                if mode == "ieee" or not type(leaf).__module__.endswith("mkldnn"):
-                    leaf.fp32_precision = mode  # type: ignore[attr-defined]
+            torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+            torch.backends.cudnn.allow_tf32 = mode == "tf32"
             yield
         finally:
-            for leaf, value in zip(leaves, saved):
-                leaf.fp32_precision = value  # type: ignore[attr-defined]
-        return
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32  # older torch
-    try:
-        torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
-        torch.backends.cudnn.allow_tf32 = mode == "tf32"
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = matmul
-        torch.backends.cudnn.allow_tf32 = cudnn
+            torch.backends.cuda.matmul.allow_tf32 = matmul
+            torch.backends.cudnn.allow_tf32 = cudnn
 
 
 def strict_fp32() -> contextlib.AbstractContextManager[None]:
