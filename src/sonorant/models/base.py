@@ -22,7 +22,24 @@ Stage signatures (tensors; `None` inputs/outputs are absent for families that do
         -> z [b, C, t_y] f32, zero where mask is zero (the mask's width is the frame bucket)
     vocode(z [b, C, t], lengths [b] i64 | None, g | None) -> audio [b, t * hop] f32
 
-`lengths=None` on the vocoder means no row is padded. Noise is never an input the engine makes: the
+`lengths=None` on the vocoder means no row is padded.
+
+**Autoregressive families** (Tacotron2: `FamilySpec.decoder` is set) do not know their frame counts after
+encode: a gate decides when each row stops. Their encode returns no durations and no frames; a fourth
+stage, `decode`, advances every row of a batch by `Decoder.block` steps per call, on the device, with a
+per-row `live` flag (a finished row stops changing and stops counting), and the runtime calls it until no
+row is live (one host read of `live` per block, never one per step) or `Decoder.max_steps` is reached:
+
+    encode(ids, lengths, knobs, noise | None, sid | None) -> tokens [b, Ct, t_x] (the decoder's memory), g | None
+    decode(tokens [b, Ct, t_x], id_mask [b, t_x] f32, state [b, S] f32, attn [b, A, t_x] f32, live [b] f32,
+           count [b] i64, knobs [b, K], noise [b, Cn, block] f32)
+        -> state, attn, live, count, frames [b, Cd, block] f32 (zero at steps where the row was not live)
+    frames(tokens [b, Cd, t_y] (the decoded frames, zero past each count), mask, knobs, noise | None, g | None) -> z
+    vocode: as above.
+
+`state` and `attn` start at zero; `count` is the number of frames a row has emitted (the step on which its
+gate fires is its last frame). The decode noise of block k covers steps [k * block, (k + 1) * block), so
+it depends on the step, never on the block size or the batch. Noise is never an input the engine makes: the
 runtime computes it from the utterances' seeds (a pure function of seed, stream, channel and position:
 `sonorant.arrays`), so an utterance's audio does not depend on its batch, bucket or device.
 """
@@ -32,8 +49,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-STAGES = ("encode", "frames", "vocode")
-"""The stage names, in order; runtimes key graphs, caches and timings by them."""
+STAGES = ("encode", "decode", "frames", "vocode")
+"""The stage names, in order; runtimes key graphs, caches and timings by them ("decode" exists only for
+autoregressive families)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,24 @@ class Noise:
 
 
 @dataclass(frozen=True)
+class Decoder:
+    """The autoregressive decode stage of a family (see the module docstring)."""
+
+    block: int
+    """Steps per call of the decode stage (one host sync per block)."""
+    max_steps: int
+    """Most frames an utterance may have; a row still live after this many steps is an error."""
+    state_channels: int
+    """Width S of the packed per-row state vector."""
+    attn_channels: int
+    """Channels A of the per-token state (attention weights and their running sum)."""
+    frame_channels: int
+    """Channels Cd of each decoded frame."""
+    noise: Noise | None = None
+    """Per-step noise of the decode stage (over the step axis), or None."""
+
+
+@dataclass(frozen=True)
 class FamilySpec:
     """Everything the engine and the runtimes need to know about a loaded model, without torch."""
 
@@ -99,6 +135,8 @@ class FamilySpec:
     """Frames on each side that can change one output frame of the frames stage past length regulation
     (an upper bound), or None if it is global (attention): streaming then computes a sentence's whole
     frames first and only windows the vocoder."""
+    decoder: Decoder | None = None
+    """The autoregressive decode stage, or None for families whose encode predicts durations."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     """Family facts for its own stages and for display (JSON values only)."""
 
@@ -130,6 +168,10 @@ class FamilySpec:
         for key in ("encode_noise", "frames_noise"):
             if d.get(key) is not None:
                 d[key] = Noise(**d[key])
+        if d.get("decoder") is not None:
+            dec = dict(d["decoder"])
+            dec["noise"] = Noise(**dec["noise"]) if dec.get("noise") is not None else None
+            d["decoder"] = Decoder(**dec)
         return cls(**d)
 
 
@@ -155,7 +197,8 @@ class StagedModel(Protocol):
     spec: FamilySpec
 
     def stages(self) -> dict[str, Any]:
-        """{"encode", "frames", "vocode"} modules with the signatures above, plus "frames_post": the frames
+        """{"encode", "frames", "vocode"} modules with the signatures above ("decode" too when the spec has a
+        decoder), plus "frames_post": the frames
         stage after its length regulation, `frames_post(regulated [b, Ct, t_y], mask, knobs, noise, g)`
         (`models.common.regulate.FramesStage(frames_post)` is "frames"), for runtimes that regulate
         elsewhere (xla, on the host). All share this model's parameters."""
