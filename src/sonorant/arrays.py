@@ -110,9 +110,9 @@ class Ops(Protocol):
         """Float32 [b, 1, width]: 1 where position < lengths[i], else 0."""
         ...
 
-    def normal(self, seeds: Any, stream: int, channels: int, width: int, lengths: Any) -> Any:
-        """N(0, 1) noise [b, channels, width] float32 from `seeds` [b] (int64) on the device; frames at or
-        past each row's `lengths` [b] are zero."""
+    def normal(self, seeds: Any, stream: int, channels: int, width: int, lengths: Any, offset: int = 0) -> Any:
+        """N(0, 1) noise [b, channels, width] float32 from `seeds` [b] (int64) on the device, for positions
+        offset .. offset + width - 1; positions at or past each row's `lengths` [b] are zero."""
         ...
 
     def trim(self, audio: Any, samples: np.ndarray) -> list[np.ndarray]:
@@ -166,8 +166,9 @@ class NumpyOps:
     def mask(self, lengths: np.ndarray, width: int) -> np.ndarray:
         return (np.arange(width)[None, None, :] < np.asarray(lengths)[:, None, None]).astype(np.float32)
 
-    def normal(self, seeds: np.ndarray, stream: int, channels: int, width: int, lengths: np.ndarray) -> np.ndarray:
-        return numpy_normal(seeds, stream, channels, width, lengths)
+    def normal(self, seeds: np.ndarray, stream: int, channels: int, width: int, lengths: np.ndarray,
+               offset: int = 0) -> np.ndarray:
+        return numpy_normal(seeds, stream, channels, width, lengths, offset)
 
     def trim(self, audio: np.ndarray, samples: np.ndarray) -> list[np.ndarray]:
         return [np.ascontiguousarray(audio[row, : int(n)], dtype=np.float32) for row, n in enumerate(samples)]
@@ -176,11 +177,12 @@ class NumpyOps:
         return _Ready(self.trim(audio, samples))
 
 
-def numpy_normal(seeds: np.ndarray, stream: int, channels: int, width: int, lengths: np.ndarray) -> np.ndarray:
+def numpy_normal(seeds: np.ndarray, stream: int, channels: int, width: int, lengths: np.ndarray,
+                 offset: int = 0) -> np.ndarray:
     """`Ops.normal` in numpy (also the reference the other backends are tested against)."""
     s = np.asarray(seeds, dtype=np.int64).reshape(-1, 1, 1)  # [b, 1, 1]
     c = np.arange(channels, dtype=np.int64).reshape(1, -1, 1)  # [1, c, 1]
-    f = np.arange(width, dtype=np.int64).reshape(1, 1, -1)  # [1, 1, t]
+    f = np.arange(offset, offset + width, dtype=np.int64).reshape(1, 1, -1)  # [1, 1, t]
     first, second = noise_words(s, c, f, stream)  # [b, c, t] each
     u1 = (uniform_parts(first).astype(np.float64) + 0.5) * 2.0**-24
     u2 = (uniform_parts(second).astype(np.float64) + 0.5) * 2.0**-24

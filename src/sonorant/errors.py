@@ -25,3 +25,7 @@ class ConfigError(SonorantError, ValueError):
 
 class PhonemizerError(SonorantError):
     """espeak-ng could not be loaded or could not phonemize for the requested language."""
+
+
+class DecodeLimitError(SonorantError):
+    """An autoregressive decoder reached its step bound before its stop gate fired for an utterance."""

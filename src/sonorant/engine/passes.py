@@ -62,12 +62,20 @@ def head_latents(engine: Engine, utts: Sequence[Utterance], first_stops: Sequenc
         if f <= width:  # the head holds the whole utterance: the flows saw its true end
             out.append(Latent(f, ops.copy(z[row : row + 1, :, :f]), g))
             continue
-        n_ids = len(utt.ids)
-        row_enc = Encoded(ops.copy(enc.tokens[row : row + 1, :, :n_ids]), ops.copy(enc.durations[row : row + 1, :n_ids]),
-                          ops.copy(enc.frames[row : row + 1]), g)
+        row_enc = _row(engine, enc, row, f, len(utt.ids), g)
         assert reach is not None  # a head shorter than its utterance exists only with a finite reach
         out.append(Latent(f, ops.copy(z[row : row + 1, :, : width - reach]), g, (row_enc, utt)))
     return out
+
+
+def _row(engine: Engine, enc: Encoded, row: int, frames: int, n_ids: int, g: Any | None) -> Encoded:
+    """Row `row` of a batch's stage-1 result, cut to its own length: its ids, or (an autoregressive family,
+    whose stage 1 returns decoded frames and no durations) its frames."""
+    ops = engine.ops
+    if enc.durations is None:
+        return Encoded(ops.copy(enc.tokens[row : row + 1, :, :frames]), None, ops.copy(enc.frames[row : row + 1]), g)
+    return Encoded(ops.copy(enc.tokens[row : row + 1, :, :n_ids]), ops.copy(enc.durations[row : row + 1, :n_ids]),
+                   ops.copy(enc.frames[row : row + 1]), g)
 
 
 def rest_latents(engine: Engine, heads: Sequence[Latent]) -> list[Any]:
@@ -78,11 +86,12 @@ def rest_latents(engine: Engine, heads: Sequence[Latent]) -> list[Any]:
     ops = engine.ops
     static = engine.runtime.static_shapes
     n_ids = max(r[0].tokens.shape[-1] for r in rows)
-    t_x = bucket_size(n_ids, engine.buckets.id_edges) if static else n_ids
     t_y = engine.frame_width(max(h.frames for h in heads))
+    regulated = rows[0][0].durations is not None  # else the tokens are decoded frames: padded to t_y
+    t_x = (bucket_size(n_ids, engine.buckets.id_edges) if static else n_ids) if regulated else t_y
     enc = Encoded(
         ops.concat([ops.pad_last(r[0].tokens, t_x) for r in rows]),  # [b, ct, t_x]
-        ops.concat([ops.pad_last(r[0].durations, t_x) for r in rows]),  # [b, t_x], zero on padding
+        ops.concat([ops.pad_last(r[0].durations, t_x) for r in rows]) if regulated else None,  # [b, t_x]
         ops.concat([r[0].frames for r in rows]),  # [b]
         None if rows[0][0].g is None else ops.concat([r[0].g for r in rows]),  # [b, gin, 1]
     )

@@ -21,10 +21,17 @@ import numpy as np
 
 from ..arrays import Ops
 from ..models.base import Encoded, FamilySpec
+from .decoding import DecodeCounter, decode_all
 
-GRAPHS = ("encode", "frames", "vocode", "vocode_full")
-"""The graphs of a family: its three stages, and the vocoder without padding masks (`vocode_full`, for
-passes whose rows all fill the window: the same samples, less work)."""
+GRAPHS = ("encode", "decode", "frames", "vocode", "vocode_full")
+"""The graphs a family can have: its stages, and the vocoder without padding masks (`vocode_full`, for
+passes whose rows all fill the window: the same samples, less work). "decode" only for autoregressive
+families (`graphs`)."""
+
+
+def graphs(spec: FamilySpec) -> tuple[str, ...]:
+    """The graphs of a family with `spec`."""
+    return tuple(g for g in GRAPHS if g != "decode" or spec.decoder is not None)
 
 
 def stage_inputs(spec: FamilySpec, graph: str) -> list[str]:
@@ -32,9 +39,14 @@ def stage_inputs(spec: FamilySpec, graph: str) -> list[str]:
     if graph == "encode":
         return (["ids", "lengths", "knobs"] + (["noise"] if spec.encode_noise else [])
                 + (["sid"] if spec.multi_speaker else []))
+    if graph == "decode":
+        if spec.decoder is None:
+            raise ValueError(f"the {spec.family} family has no decode stage")
+        return (["tokens", "id_mask", "state", "attn", "live", "count", "knobs"]
+                + (["noise"] if spec.decoder.noise else []))
     if graph == "frames":
-        return (["tokens", "durations", "mask", "knobs"] + (["noise"] if spec.frames_noise else [])
-                + (["g"] if spec.cond_channels else []))
+        return (["tokens"] + ([] if spec.decoder else ["durations"]) + ["mask", "knobs"]
+                + (["noise"] if spec.frames_noise else []) + (["g"] if spec.cond_channels else []))
     if graph in ("vocode", "vocode_full"):
         return ["z"] + (["lengths"] if graph == "vocode" else []) + (["g"] if spec.cond_channels else [])
     raise ValueError(f"unknown stage graph {graph!r}")
@@ -43,7 +55,9 @@ def stage_inputs(spec: FamilySpec, graph: str) -> list[str]:
 def stage_outputs(spec: FamilySpec, graph: str) -> list[str]:
     """Names of `graph`'s outputs."""
     if graph == "encode":
-        return ["tokens", "durations", "frames"] + (["g"] if spec.cond_channels else [])
+        return ["tokens"] + ([] if spec.decoder else ["durations", "frames"]) + (["g"] if spec.cond_channels else [])
+    if graph == "decode":
+        return ["state_next", "attn_next", "live_next", "count_next", "decoded"]
     return ["z"] if graph == "frames" else ["audio"]
 
 
@@ -51,15 +65,21 @@ AXES: dict[str, dict[int, str]] = {
     "ids": {0: "batch", 1: "ids"}, "lengths": {0: "batch"}, "knobs": {0: "batch"}, "sid": {0: "batch"},
     "tokens": {0: "batch", 2: "ids"}, "durations": {0: "batch", 1: "ids"}, "frames": {0: "batch"},
     "g": {0: "batch"}, "mask": {0: "batch", 2: "frames"}, "z": {0: "batch", 2: "frames"},
-    "audio": {0: "batch", 1: "samples"},
+    "audio": {0: "batch", 1: "samples"}, "id_mask": {0: "batch", 1: "ids"}, "state": {0: "batch"},
+    "attn": {0: "batch", 2: "ids"}, "live": {0: "batch"}, "count": {0: "batch"}, "state_next": {0: "batch"},
+    "attn_next": {0: "batch", 2: "ids"}, "live_next": {0: "batch"}, "count_next": {0: "batch"},
+    "decoded": {0: "batch"},
 }
 """The named dynamic axes of every stage input and output (the noise follows its stage's axis)."""
 
 
-def axes(name: str, graph: str) -> dict[int, str]:
-    """Dynamic axes of input or output `name` of `graph`."""
+def axes(name: str, graph: str, spec: FamilySpec | None = None) -> dict[int, str]:
+    """Dynamic axes of input or output `name` of `graph` (of a family with `spec`: an autoregressive
+    family's frames stage takes decoded frames as its tokens)."""
     if name == "noise":
-        return {0: "batch", 2: "ids" if graph == "encode" else "frames"}
+        return {0: "batch"} if graph == "decode" else {0: "batch", 2: "ids" if graph == "encode" else "frames"}
+    if name == "tokens" and graph == "frames" and spec is not None and spec.decoder is not None:
+        return {0: "batch", 2: "frames"}
     return AXES[name]
 
 
@@ -104,6 +124,8 @@ class StageRunner(ABC):
 
     spec: FamilySpec
     ops: Ops
+    decode_counter: DecodeCounter | None = None
+    """When set, the autoregressive decode loop counts its blocks and host reads into it."""
 
     @abstractmethod
     def run_stage(self, graph: str, feeds: Mapping[str, Any]) -> list[Any]:
@@ -111,6 +133,12 @@ class StageRunner(ABC):
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
                sid: np.ndarray | None) -> Encoded:
+        return self.encode_blocks(ids, lengths, knobs, seeds, sid)
+
+    def encode_blocks(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
+                      sid: np.ndarray | None, max_blocks: int | None = None) -> Encoded:
+        """`encode`; an autoregressive family decodes at most `max_blocks` blocks (warm-ups: every graph is
+        built, no utterance needs to end)."""
         o, spec = self.ops, self.spec
         lengths_d = o.asarray(lengths)
         feeds = {"ids": o.asarray(ids), "lengths": lengths_d, "knobs": o.asarray(knobs)}
@@ -120,12 +148,19 @@ class StageRunner(ABC):
         if spec.multi_speaker:
             feeds["sid"] = o.asarray(sid if sid is not None else np.zeros(ids.shape[0], dtype=np.int64))
         out = self.run_stage("encode", feeds)
-        return Encoded(out[0], out[1], out[2], out[3] if spec.cond_channels else None)
+        if spec.decoder is None:
+            return Encoded(out[0], out[1], out[2], out[3] if spec.cond_channels else None)
+        decoded, counts = decode_all(spec, o, lambda f: self.run_stage("decode", f), out[0], lengths_d,
+                                     feeds["knobs"], o.asarray(seeds), self.decode_counter, max_blocks)
+        return Encoded(decoded, None, counts, out[1] if spec.cond_channels else None)
 
     def frames(self, enc: Encoded, knobs: np.ndarray, seeds: np.ndarray, width: int) -> Any:
         o, spec = self.ops, self.spec
         feeds = {"tokens": enc.tokens, "durations": enc.durations, "mask": o.mask(enc.frames, width),
                  "knobs": o.asarray(knobs)}
+        if spec.decoder is not None:  # the decoded frames, cut or padded to the frame bucket
+            del feeds["durations"]
+            feeds["tokens"] = o.pad_last(enc.tokens[..., :width], width)
         if spec.frames_noise:
             n = spec.frames_noise
             feeds["noise"] = o.normal(o.asarray(seeds), n.stream, n.channels, width, enc.frames)  # [b, cz, width]

@@ -6,7 +6,8 @@ The model is wrapped from outside, stage by stage:
 - `frames` is compiled per (batch, frame bucket), with the id axis of its inputs marked dynamic:
   only the path matrix [b, t_y, t_x] and its `bmm` see that axis (everything after length regulation
   runs over the frames), so one graph serves every id bucket instead of one per (id x frame) pair;
-- `vocode` is compiled per (batch, frame bucket) and per streaming window size (always masked).
+- `vocode` is compiled per (batch, frame bucket) and per streaming window size (always masked);
+- `decode` (autoregressive families) is compiled per (batch, id bucket): every block of steps reuses it.
 
 `warmup(buckets, batch_sizes, window_sizes)` runs every one of those shapes once, so no request ever
 compiles; a batch of a size that was not warmed up is padded to the next warmed-up size. Inductor's
@@ -187,7 +188,7 @@ class CompileRuntime(StageRunner):
         self.calls = stage_calls(self.model, self.dtype)
         self._compiled = {
             name: torch.compile(self.calls[name], backend=self._backend(name), fullgraph=fullgraph, dynamic=False)
-            for name in ("encode", "frames", "vocode")
+            for name in ("encode", "decode", "frames", "vocode") if name in self.calls
         }
 
     # --- compilation ---------------------------------------------------------------------------------
@@ -293,7 +294,8 @@ class CompileRuntime(StageRunner):
         rows = self._batch_for(b)
         args = tuple(self._prep(feeds[n], rows) for n in call.names)
         # The id axis of the frames stage's inputs is dynamic: one graph per frame bucket.
-        dynamic = {call.names.index("tokens"): 2, call.names.index("durations"): 1} if graph == "frames" else {}
+        regulated = graph == "frames" and "durations" in call.names
+        dynamic = {call.names.index("tokens"): 2, call.names.index("durations"): 1} if regulated else {}
         out = self._call(graph, args, dynamic)
         return [t[:b] for t in out] if isinstance(out, tuple) else [out[:b]]
 
@@ -317,7 +319,8 @@ class CompileRuntime(StageRunner):
         start, before = time.perf_counter(), self.graphs_compiled
         self._warm_batches = sizes
         c = self.spec.channels
-        graphs = len(sizes) * (len(id_edges) + 2 * len(frame_edges)) + len(set(window_sizes)) + 1
+        per_id_edge = 2 if self.spec.decoder is not None else 1  # encode (and one decode block)
+        graphs = len(sizes) * (per_id_edge * len(id_edges) + 2 * len(frame_edges)) + len(set(window_sizes)) + 1
         _LOG.warning("compile runtime: building %d graphs (the first time takes minutes; later processes load them "
                      "from %s)", graphs, self.cache_dir)
         self._progress = _progress_bar(graphs)
@@ -347,4 +350,5 @@ class CompileRuntime(StageRunner):
         ids = np.zeros((b, t_x), dtype=np.int64)
         ids[:, 0] = 1
         sid = np.zeros(b, dtype=np.int64) if self.spec.multi_speaker else None
-        return self.encode(ids, np.full(b, t_x, dtype=np.int64), self._knobs(b), np.zeros(b, np.int64), sid)
+        return self.encode_blocks(ids, np.full(b, t_x, dtype=np.int64), self._knobs(b), np.zeros(b, np.int64), sid,
+                                  max_blocks=1)

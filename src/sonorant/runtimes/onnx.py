@@ -28,7 +28,7 @@ import numpy as np
 from ..arrays import NumpyOps
 from ..errors import ConfigError, SonorantError
 from ..models.base import FamilySpec
-from .base import GRAPHS, StageRunner
+from .base import GRAPHS, StageRunner, graphs
 from .cache import CacheEntry, LazyModel, atomic_write_text, default_cache_root, installed_versions, source_digest
 
 if TYPE_CHECKING:
@@ -37,12 +37,11 @@ if TYPE_CHECKING:
     from ..engine.buckets import BucketConfig
 
 _LOG = logging.getLogger(__name__)
-_FORMAT = "sonorant-stages-4"
+_FORMAT = "sonorant-stages-5"
 STAGE_OPSET = 17
 """ONNX opset of the dynamic stage graphs."""
 STAGE_GRAPHS = GRAPHS
-"""The stage graphs of an entry, each as `<name>.onnx`."""
-_GRAPHS = STAGE_GRAPHS
+"""The stage graphs an entry can have, each as `<name>.onnx` (`runtimes.base.graphs(spec)` of its family)."""
 _DESCRIPTION = "stages.json"
 """Written last into a complete entry: the family spec and the graphs' names."""
 
@@ -196,8 +195,9 @@ class OnnxRuntime(StageRunner):
         self._options = self._session_options(threads)
         self.providers = [name for name, _ in chosen]
         self.sessions: dict[str, Any] = {}
-        for name in ("encode", "frames"):  # the decoders load on first use: a one-line text needs one of them
-            self._session(name)
+        for name in ("encode", "decode", "frames"):  # the vocoders load on first use: a line needs one of them
+            if name in graphs(self.spec):
+                self._session(name)
         self.active_providers = self.sessions["encode"].get_providers()
         """The providers ONNX Runtime actually uses (it falls back on its own when one fails to load)."""
         on_cpu = self.active_providers[:1] == ["CPUExecutionProvider"]
@@ -247,7 +247,7 @@ class OnnxRuntime(StageRunner):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             _LOG.warning("ONNX cache entry %s has an unreadable %s (%s): exporting again", directory, _DESCRIPTION, exc)
             return None
-        missing = [n for n in _GRAPHS if not (directory / f"{n}.onnx").is_file()]
+        missing = [n for n in graphs(cfg) if not (directory / f"{n}.onnx").is_file()]
         if missing:
             _LOG.warning("ONNX cache entry %s lacks %s: exporting again", directory, ", ".join(missing))
             return None
@@ -265,12 +265,12 @@ class OnnxRuntime(StageRunner):
         shutil.rmtree(staging, ignore_errors=True)
         try:
             paths = export_stages(model, staging)
-            for name in _GRAPHS:
+            for name in graphs(model.spec):
                 os.replace(paths[name], directory / f"{name}.onnx")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         atomic_write_text(directory / _DESCRIPTION,
-                          json.dumps({"spec": model.spec.to_dict(), "graphs": list(_GRAPHS)}, indent=2))
+                          json.dumps({"spec": model.spec.to_dict(), "graphs": list(graphs(model.spec))}, indent=2))
         self.cache.prune_siblings()
 
     def _rebuild(self, name: str, exc: Exception) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .base import GRAPHS, axes, stage_outputs
+from .base import axes, graphs, stage_outputs
 from .onnx import STAGE_OPSET
 from .stage_modules import stage_calls
 
@@ -71,6 +71,8 @@ def example_inputs(model: nn.Module, b: int = 2, t_x: int = 24, t_y: int | None 
         feeds["encode"]["noise"] = torch.zeros(b, spec.encode_noise.channels, t_x)
     if spec.multi_speaker:
         feeds["encode"]["sid"] = torch.zeros(b, dtype=torch.long)
+    if spec.decoder is not None:
+        return _autoregressive_inputs(model, feeds, lengths, knobs, t_y or 3 * t_x)
     with torch.no_grad():
         enc = calls["encode"](*feeds["encode"].values())
         frames = enc[2]
@@ -91,6 +93,40 @@ def example_inputs(model: nn.Module, b: int = 2, t_x: int = 24, t_y: int | None 
     return feeds
 
 
+def _autoregressive_inputs(model: nn.Module, feeds: dict[str, dict[str, torch.Tensor]], lengths: torch.Tensor,
+                           knobs: torch.Tensor, t_y: int) -> dict[str, dict[str, torch.Tensor]]:
+    """`example_inputs` of a family with a decode stage: one block from the start, and random decoded
+    frames for the frames stage (their values do not matter to a trace)."""
+    spec, calls = model.spec, stage_calls(model)
+    dec = spec.decoder
+    assert dec is not None
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        out = calls["encode"](*feeds["encode"].values())
+        enc = out if isinstance(out, tuple) else (out,)
+        b, t_x = enc[0].shape[0], enc[0].shape[-1]
+        feeds["decode"] = {
+            "tokens": enc[0], "id_mask": (torch.arange(t_x).view(1, -1) < lengths.view(-1, 1)).float(),
+            "state": torch.zeros(b, dec.state_channels), "attn": torch.zeros(b, dec.attn_channels, t_x),
+            "live": torch.ones(b), "count": torch.zeros(b, dtype=torch.long), "knobs": knobs,
+        }
+        if dec.noise is not None:
+            feeds["decode"]["noise"] = torch.randn(b, dec.noise.channels, dec.block, generator=gen)
+        frames = torch.tensor([t_y] + [max(1, t_y - 5)] * (b - 1))
+        mask = (torch.arange(t_y).view(1, 1, -1) < frames.view(-1, 1, 1)).float()  # [b, 1, t_y]
+        feeds["frames"] = {"tokens": torch.randn(b, dec.frame_channels, t_y, generator=gen) * mask, "mask": mask,
+                           "knobs": knobs}
+        if spec.frames_noise:
+            feeds["frames"]["noise"] = torch.randn(b, spec.frames_noise.channels, t_y, generator=gen) * mask
+        if spec.cond_channels:
+            feeds["frames"]["g"] = enc[1]
+        z = calls["frames"](*feeds["frames"].values())
+    cond = {"g": enc[1]} if spec.cond_channels else {}
+    feeds["vocode"] = {"z": z, "lengths": frames, **cond}
+    feeds["vocode_full"] = {"z": z, **cond}
+    return feeds
+
+
 def export_stages(model: nn.Module, directory: str | Path) -> dict[str, Path]:
     """Write `<graph>.onnx` for every graph of `model` (`runtimes.base.GRAPHS`) into `directory`; the
     vocoder graphs run 2-D convolutions (`layout.conv2d_copy`)."""
@@ -100,11 +136,11 @@ def export_stages(model: nn.Module, directory: str | Path) -> dict[str, Path]:
     calls = {**stage_calls(model), **{k: v for k, v in stage_calls(model, unit_axis=True).items() if "vocode" in k}}
     feeds = example_inputs(model)
     paths = {}
-    for graph in GRAPHS:
+    for graph in graphs(spec):
         names, outputs = list(feeds[graph]), stage_outputs(spec, graph)
         assert names == calls[graph].names, (names, calls[graph].names)
         paths[graph] = export_onnx(
             calls[graph], tuple(feeds[graph].values()), directory / f"{graph}.onnx", names, outputs,
-            {n: axes(n, graph) for n in (*names, *outputs)}, opset=STAGE_OPSET,
+            {n: axes(n, graph, spec) for n in (*names, *outputs)}, opset=STAGE_OPSET,
         )
     return paths

@@ -51,9 +51,12 @@ def stage_calls(model: nn.Module, dtype: torch.dtype = torch.float32, unit_axis:
     elif dtype is not torch.float32:
         vocoder = copy.deepcopy(vocoder)
     vocoder = vocoder.to(dtype)
-    return {
+    calls = {
         "encode": StageCall(stages["encode"], spec, "encode"),
         "frames": StageCall(stages["frames"], spec, "frames"),
         "vocode": StageCall(vocoder, spec, "vocode", dtype, unit_axis),
         "vocode_full": StageCall(vocoder, spec, "vocode_full", dtype, unit_axis),
     }
+    if spec.decoder is not None:
+        calls["decode"] = StageCall(stages["decode"], spec, "decode")
+    return calls

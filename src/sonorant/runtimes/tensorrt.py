@@ -1,8 +1,8 @@
 """TensorRT execution of a model: engines built from the ONNX stage graphs, one optimization
 profile per shape bucket.
 
-The three stage graphs (encode, frames, vocode) are exported with dynamic axes (`onnx.export_stages`)
-and parsed by TensorRT. Each stage's engine carries one optimization profile per bucket: for the id
+The stage graphs (encode, frames, vocode, and an autoregressive family's decode block) are exported with
+dynamic axes (`onnx.export_stages`) and parsed by TensorRT. Each stage's engine carries one optimization profile per bucket: for the id
 bucket (or frame bucket) edge e above the previous edge p, the profile spans p+1..e with e as its
 optimum, so the engine's padded inputs (always exactly e) run the kernels tuned for them; one more
 profile covers sizes past the last edge (the engine rounds those to multiples of it), and the decoder
@@ -43,8 +43,13 @@ _FORMAT = "sonorant-tensorrt-1"
 PRECISIONS = ("fp32", "fp16", "bf16")
 """Accepted values of the `precision` option."""
 
-STAGES = ("encode", "frames", "vocode")
-"""The engines built (the vocoder always runs with its padding masks)."""
+STAGES = ("encode", "decode", "frames", "vocode")
+"""The engines built (the vocoder always runs with its padding masks; decode for autoregressive families)."""
+
+
+def built_stages(spec: FamilySpec) -> tuple[str, ...]:
+    """The engines a family with `spec` needs."""
+    return tuple(s for s in STAGES if s != "decode" or spec.decoder is not None)
 
 
 def input_axes(spec: FamilySpec, stage: str) -> dict[str, tuple[str | int, ...]]:
@@ -59,6 +64,14 @@ def input_axes(spec: FamilySpec, stage: str) -> dict[str, tuple[str | int, ...]]
         known["noise"] = ("B", spec.encode_noise.channels, "X")
     if spec.frames_noise and stage == "frames":
         known["noise"] = ("B", spec.frames_noise.channels, "Y")
+    dec = spec.decoder
+    if dec is not None:
+        known.update(id_mask=("B", "X"), state=("B", dec.state_channels), attn=("B", dec.attn_channels, "X"),
+                     live=("B",), count=("B",))
+        if stage == "decode" and dec.noise is not None:
+            known["noise"] = ("B", dec.noise.channels, dec.block)
+        if stage == "frames":
+            known["tokens"] = ("B", dec.frame_channels, "Y")
     return {name: known[name] for name in stage_inputs(spec, stage)}
 
 
@@ -129,9 +142,11 @@ def stage_profiles(
         return Profile(stage, label, tuple(shapes))
 
     batch = (1, max_b, max_b)
-    out: dict[str, list[Profile]] = {"encode": [], "frames": [], "vocode": []}
+    out: dict[str, list[Profile]] = {s: [] for s in built_stages(spec)}
     for label, lo, opt, hi in _ranges(buckets.id_edges, overflow):
-        out["encode"].append(profile("encode", f"ids {label}", {"B": batch, "X": (lo, opt, hi)}))
+        for stage in ("encode", "decode"):
+            if stage in out:
+                out[stage].append(profile(stage, f"ids {label}", {"B": batch, "X": (lo, opt, hi)}))
     for label, lo, opt, hi in _ranges(buckets.frame_edges, overflow):
         out["frames"].append(profile("frames", f"frames {label}", {"B": batch, "X": all_x, "Y": (lo, opt, hi)}))
         out["vocode"].append(profile("vocode", f"frames {label}", {"B": batch, "Y": (lo, opt, hi)}))
@@ -208,7 +223,7 @@ class TensorRTRuntime(StageRunner):
         batch_sizes: Sequence[int] | None = None,
         window_sizes: Sequence[int] | None = None,
         precision: str = "fp32",
-        fp32_stages: Sequence[str] = ("encode", "frames"),
+        fp32_stages: Sequence[str] = ("encode", "decode", "frames"),
         cache_dir: str | Path | None = None,
         device: int = 0,
         workspace_gib: float = 4.0,
@@ -218,7 +233,7 @@ class TensorRTRuntime(StageRunner):
         1..its max_batch, the default streaming windows); `warmup` rebuilds for others if needed."""
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown TensorRT precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-        bad = sorted(set(fp32_stages) - set(STAGES))
+        bad = sorted(set(fp32_stages) - set(STAGES))  # decode is named too: families without it ignore it
         if bad:
             raise ConfigError(f"fp32_stages names unknown stages {bad}: choose from {', '.join(STAGES)}")
         self.trt = _import_tensorrt()
@@ -254,7 +269,7 @@ class TensorRTRuntime(StageRunner):
         self.cache = CacheEntry(self.root, fields)
         directory = self.cache.open()
         timing_path = self.root / "timing" / f"{make_key({'device': device, 'tensorrt': self.trt.__version__})}.cache"
-        if not all((directory / f"{s}.onnx").is_file() for s in STAGES):
+        if not all((directory / f"{s}.onnx").is_file() for s in built_stages(self.spec)):
             from .onnx_export import export_stages
 
             _LOG.info("exporting ONNX stage graphs for TensorRT to %s", directory)
@@ -349,7 +364,7 @@ class TensorRTRuntime(StageRunner):
     def run_stage(self, graph: str, feeds: Mapping[str, Any]) -> list[Any]:
         out = self._run(graph, feeds)
         names = list(out)
-        if graph == "encode":  # frames come back in the engine's integer type
+        if graph == "encode" and "frames" in out:  # frames come back in the engine's integer type
             out["frames"] = out["frames"].long()
         return [out[n].float() if n == "audio" else out[n] for n in names]
 
@@ -372,7 +387,8 @@ class TensorRTRuntime(StageRunner):
             seeds = np.zeros(b, np.int64)
             sid = np.zeros(b, np.int64) if spec.multi_speaker else None
             for t_x in buckets.id_edges:
-                enc = self.encode(np.zeros((b, t_x), np.int64), np.full(b, t_x, np.int64), knobs, seeds, sid)
+                enc = self.encode_blocks(np.zeros((b, t_x), np.int64), np.full(b, t_x, np.int64), knobs, seeds, sid,
+                                         max_blocks=1)
             assert enc is not None
             for t_y in buckets.frame_edges:
                 z = self.frames(enc, knobs, seeds, t_y)

@@ -20,14 +20,14 @@ from ..arrays import HostFuture, noise_words, uniform_parts
 
 
 def torch_normal(seeds: torch.Tensor, stream: int, channels: int, width: int, lengths: torch.Tensor,
-                 dtype: torch.dtype = torch.float64) -> torch.Tensor:
+                 dtype: torch.dtype = torch.float64, offset: int = 0) -> torch.Tensor:
     """`sonorant.arrays.numpy_normal` with torch ops on `seeds`' device: N(0, 1) noise [b, channels, width]
-    (float32), zero at or past each row's `lengths`. `dtype` is the precision of the transcendental part
-    (float64 unless the device lacks it)."""
+    (float32) for positions offset .. offset + width - 1, zero at or past each row's `lengths`. `dtype` is
+    the precision of the transcendental part (float64 unless the device lacks it)."""
     dev = seeds.device
     s = seeds.to(torch.int64).view(-1, 1, 1)  # [b, 1, 1]
     c = torch.arange(channels, device=dev, dtype=torch.int64).view(1, -1, 1)  # [1, c, 1]
-    f = torch.arange(width, device=dev, dtype=torch.int64).view(1, 1, -1)  # [1, 1, t]
+    f = torch.arange(offset, offset + width, device=dev, dtype=torch.int64).view(1, 1, -1)  # [1, 1, t]
     first, second = noise_words(s, c, f, stream)  # [b, c, t] each
     u1 = (uniform_parts(first).to(dtype) + 0.5) * 2.0**-24
     u2 = (uniform_parts(second).to(dtype) + 0.5) * 2.0**-24
@@ -168,8 +168,8 @@ class TorchOps:
         return (pos.view(1, 1, -1) < lengths.view(-1, 1, 1)).float()  # [b, 1, width]
 
     def normal(self, seeds: torch.Tensor, stream: int, channels: int, width: int,
-               lengths: torch.Tensor) -> torch.Tensor:
-        return torch_normal(seeds, stream, channels, width, lengths, self.noise_dtype)
+               lengths: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        return torch_normal(seeds, stream, channels, width, lengths, self.noise_dtype, offset)
 
     def trim(self, audio: torch.Tensor, samples: np.ndarray) -> list[np.ndarray]:
         return self.trim_async(audio, samples).result()

@@ -3,7 +3,8 @@
 Each stage is traced lazily and cut with one `torch_xla.sync()`, so XLA compiles one graph per input
 shape and reuses it from its in-memory cache afterwards:
 
-- encode: one graph per (rows, id bucket);
+- encode: one graph per (rows, id bucket); an autoregressive family's decode stage too, run block after
+  block (one sync and one read of the live flags per block);
 - frames: one graph per (rows, frame bucket). Length regulation (token -> frame) is done on the
   CPU with an index gather, which selects exactly what the family's path-matrix `bmm` selects; on the
   device it would need a graph per (id bucket, frame bucket) pair (30 per batch size with the default
@@ -39,6 +40,7 @@ from torch import nn
 from ..engine.buckets import BucketConfig
 from ..errors import ConfigError
 from ..models.base import Encoded
+from .decoding import DecodeCounter, decode_all
 from .precision import decoder_dtype
 from .stage_modules import stage_calls
 from .torch_ops import TorchOps, torch_normal
@@ -125,6 +127,10 @@ class XlaRuntime:
         self.dtype = decoder_dtype(precision, self.torch_device)
         self.calls = stage_calls(self.model, self.dtype)
         self.post = self.model.stages()["frames_post"]
+        self._device_ops = TorchOps(self.torch_device)
+        self._device_ops.noise_dtype = self.noise_dtype
+        self.decode_counter: DecodeCounter | None = None
+        """When set, the decode loop counts its blocks and host reads into it."""
         self.batch_sizes: tuple[int, ...] = ()
         """Batch sizes compiled by `warmup`; smaller batches are padded up to the next of these."""
         self._shapes: set[tuple[str, int, int]] = set()
@@ -176,9 +182,9 @@ class XlaRuntime:
         return torch_normal(self._up(seeds, rows), noise.stream, noise.channels, width, lengths, self.noise_dtype)
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
-               sid: np.ndarray | None) -> Encoded:
+               sid: np.ndarray | None, max_blocks: int | None = None) -> Encoded:
         """Stage 1 with its noise on the device (one graph per rows x id bucket); results come back on
-        the CPU."""
+        the CPU. An autoregressive family decodes here too (at most `max_blocks` blocks for warm-ups)."""
         b, rows = ids.shape[0], self._rows(ids.shape[0])
         self._note("encode", rows, ids.shape[1])
         spec = self.spec
@@ -189,9 +195,29 @@ class XlaRuntime:
                      "sid": self._up(sid if sid is not None else np.zeros(b, np.int64), rows)}
             call = self.calls["encode"]
             out = call(*(feeds[n] for n in call.names))
+            out = list(out) if isinstance(out, tuple) else [out]
             self._sync()
+            if spec.decoder is not None:
+                return self._decode(out, lengths_d, feeds["knobs"], self._up(seeds, rows), b, max_blocks)
         out = [t.cpu()[:b] for t in out]
         return Encoded(out[0], out[1], out[2], out[3] if spec.cond_channels else None)
+
+    def _decode(self, out: list[torch.Tensor], lengths: torch.Tensor, knobs: torch.Tensor, seeds: torch.Tensor,
+                b: int, max_blocks: int | None) -> Encoded:
+        """The decode loop of an autoregressive family: one graph per (rows, id bucket), cut by a sync per
+        block; only the live flags come back to the host between blocks."""
+        call = self.calls["decode"]
+        self._note("decode", out[0].shape[0], out[0].shape[-1])
+
+        def run(feeds: dict) -> list[torch.Tensor]:
+            res = call(*(feeds[n] for n in call.names))
+            self._sync()
+            return list(res)
+
+        decoded, counts = decode_all(self.spec, self._device_ops, run, out[0], lengths, knobs, seeds,
+                                     self.decode_counter, max_blocks)
+        g = out[1].cpu()[:b] if self.spec.cond_channels else None
+        return Encoded(decoded.cpu()[:b], None, counts.cpu()[:b], g)
 
     def frames(self, enc: Encoded, knobs: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
         """Stage 2: length regulation on the CPU, the rest on the device (one graph per rows x frame
@@ -199,7 +225,10 @@ class XlaRuntime:
         b = enc.frames.shape[0]
         rows = self._rows(b)
         self._note("frames", rows, width)
-        regulated = regulate(enc.durations.cpu(), enc.tokens.cpu(), width)  # [b, Ct, t_y]
+        if enc.durations is None:  # decoded frames (an autoregressive family): cut or padded to the bucket
+            regulated = self.ops.pad_last(enc.tokens.cpu()[..., :width], width)  # [b, Cd, t_y]
+        else:
+            regulated = regulate(enc.durations.cpu(), enc.tokens.cpu(), width)  # [b, Ct, t_y]
         with torch.no_grad():
             frames = self._to(enc.frames, rows)
             mask = (torch.arange(width, device=self.torch_device).view(1, 1, -1) < frames.view(-1, 1, 1)).float()
@@ -234,12 +263,16 @@ class XlaRuntime:
             seeds = np.zeros(rows, np.int64)
             sid = np.zeros(rows, np.int64) if spec.multi_speaker else None
             for t_x in buckets.id_edges:
-                enc = self.encode(np.zeros((rows, t_x), np.int64), np.full(rows, t_x, np.int64), knobs, seeds, sid)
+                enc = self.encode(np.zeros((rows, t_x), np.int64), np.full(rows, t_x, np.int64), knobs, seeds, sid,
+                                  max_blocks=1)
                 g = enc.g
             for t_y in buckets.frame_edges:
                 frames = torch.full((rows,), t_y)
-                tokens = torch.zeros(rows, spec.token_channels, 1)
-                self.frames(Encoded(tokens, torch.full((rows, 1), float(t_y)), frames, g), knobs, seeds, t_y)
+                if spec.decoder is not None:
+                    enc = Encoded(torch.zeros(rows, spec.decoder.frame_channels, t_y), None, frames, g)
+                else:
+                    enc = Encoded(torch.zeros(rows, spec.token_channels, 1), torch.full((rows, 1), float(t_y)), frames, g)
+                self.frames(enc, knobs, seeds, t_y)
                 self.vocode(torch.zeros(rows, spec.channels, t_y), np.full(rows, t_y, np.int64), g)
         for size in window_sizes:  # streaming decodes one utterance at a time
             self.vocode(torch.zeros(1, spec.channels, size), np.array([size], np.int64),
