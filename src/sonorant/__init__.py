@@ -31,15 +31,19 @@ def load_voice(
     voice: str | Path | None = None,
     *,
     vocoder: str | Path | None = None,
+    denoise: float | None = None,
     device: str = "auto",
     runtime: str = "auto",
     buckets: BucketConfig | None = None,
     runtime_options: dict[str, object] | None = None,
     warmup: bool = False,
+    voice_options: dict[str, object] | None = None,
 ) -> Voice:
     """Load a voice: None for the bundled default (joe, medium), a bundled name, a Piper `.onnx` path, or a
     NeMo FastPitch `.nemo` path with `vocoder` a NeMo HiFi-GAN `.nemo` (a mel vocoder with the same mel
-    configuration). The file's format picks its loader (`sonorant.voices.registry`).
+    configuration), or an NVIDIA DeepLearningExamples Tacotron2 checkpoint with `vocoder` its WaveGlow
+    checkpoint (`denoise`: the strength of DLE's WaveGlow denoiser, default 0.01, 0 for none). The file's
+    format picks its loader (`sonorant.voices.registry`).
 
     `device` is "auto" (a CUDA GPU if torch can use one, else the CPU), "cpu", "cuda", "cuda:N" or
     "xla"; an unknown or unavailable device is a `ConfigError` naming what exists. `runtime` picks how
@@ -47,18 +51,20 @@ def load_voice(
     PyTorch/XLA on XLA), "eager" (PyTorch), "compile", "onnx" (stage graphs exported once per voice and
     cached; runs without torch once cached), "xla" or "tensorrt". `runtime_options` go to that
     runtime's constructor. `warmup=True` builds every bucket shape before returning, so compiling
-    runtimes never compile while serving.
+    runtimes never compile while serving. `voice_options` go to the file's loader (e.g. a Tacotron2
+    voice's `max_steps` and decode `block`; `sonorant.voices.nvidia_loader.OPTIONS`).
     """
     from .devices import resolve
     from .runtimes import make_runtime
     from .voices.registry import load
 
-    loaded = load(voice, **({} if vocoder is None else {"vocoder": vocoder}))
+    given = {**(voice_options or {}), "vocoder": vocoder, "denoise": denoise}
+    loaded = load(voice, **{k: v for k, v in given.items() if v is not None})
     device, runtime = resolve(device, runtime)
     options = dict(runtime_options or {})
-    given = options.pop("device", None)
-    if given is not None and str(given) != device:
-        raise ConfigError(f"device given twice: device={device!r} and runtime_options['device']={given!r}")
+    twice = options.pop("device", None)
+    if twice is not None and str(twice) != device:
+        raise ConfigError(f"device given twice: device={device!r} and runtime_options['device']={twice!r}")
     if runtime in ("eager", "compile", "onnx"):
         options["device"] = device
     elif runtime == "tensorrt":

@@ -21,12 +21,17 @@ def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
     from .bench.cli import PRECISION_CHOICES, RUNTIME_CHOICES
 
     p.add_argument("--voice", "-m", "--model", dest="voice", default=None,
-                   help="bundled voice name (default: joe), a Piper .onnx, or a NeMo FastPitch .nemo (with --vocoder)")
-    p.add_argument("--vocoder", default=None, help="mel vocoder for a spectrogram voice: a NeMo HiFi-GAN .nemo")
+                   help="bundled voice name (default: joe), a Piper .onnx, a NeMo FastPitch .nemo or an NVIDIA "
+                        "Tacotron2 checkpoint (both with --vocoder)")
+    p.add_argument("--vocoder", default=None,
+                   help="vocoder of a spectrogram voice: a NeMo HiFi-GAN .nemo, or an NVIDIA WaveGlow checkpoint")
+    p.add_argument("--denoise", type=float, default=None,
+                   help="WaveGlow voices: strength of the bias-removal denoiser (default 0.01, as NVIDIA's scripts; 0: off)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate for any voice (>1 faster; default 1)")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="set one of the voice family's controls (repeatable; `sonorant voices` lists them): "
-                        "VITS length_scale, noise_scale, noise_w; FastPitch pace, pitch_shift, pitch_scale")
+                        "VITS length_scale, noise_scale, noise_w; FastPitch pace, pitch_shift, pitch_scale; "
+                        "Tacotron2 gate_threshold, sigma")
     p.add_argument("--length-scale", type=float, default=None, help="VITS: duration multiplier (>1 slower)")
     p.add_argument("--noise-scale", type=float, default=None, help="VITS: prior noise (voice default if unset)")
     p.add_argument("--noise-w", type=float, default=None, help="VITS: duration noise (voice default if unset)")
@@ -77,7 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
                             description="List the bundled voices (and any voice files given) with their family, "
                                         "language, quality, sample rate and speakers.")
     voices.add_argument("paths", nargs="*", help="extra voices to describe (Piper .onnx, NeMo FastPitch .nemo)")
-    voices.add_argument("--vocoder", default=None, help="the mel vocoder (.nemo) of the .nemo voices given")
+    voices.add_argument("--vocoder", default=None, help="the vocoder of the spectrogram voices given")
 
     from .bench.cli import add_bench_parser
 
@@ -94,11 +99,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _voices(args: argparse.Namespace) -> int:
-    from .voices.registry import bundled_voice_names, load
+    from .voices.registry import bundled_voice_names, cli_options, load, options_for
 
     rows = [("name", "family", "language", "quality", "sample rate", "speakers", "source")]
     entries = [(load(n), "bundled") for n in bundled_voice_names()]
-    entries += [(load(p, **({"vocoder": args.vocoder} if args.vocoder else {})), str(Path(p))) for p in args.paths]
+    entries += [(load(p, **options_for(p, cli_options(args))), str(Path(p))) for p in args.paths]
     for loaded, source in entries:
         card = loaded.card
         speakers = str(card.num_speakers)

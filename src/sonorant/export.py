@@ -64,7 +64,9 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                     ".onnx + .onnx.json that piper-tts loads.",
     )
     p.add_argument("--voice", default=None, help="bundled voice name (default: joe), a Piper .onnx or a NeMo .nemo")
-    p.add_argument("--vocoder", default=None, help="the mel vocoder (NeMo HiFi-GAN .nemo) of a .nemo voice")
+    p.add_argument("--vocoder", default=None,
+                   help="the vocoder of a spectrogram voice (NeMo HiFi-GAN .nemo, NVIDIA WaveGlow checkpoint)")
+    p.add_argument("--denoise", type=float, default=None, help="WaveGlow voices: the denoiser's strength")
     p.add_argument("--format", choices=FORMATS, default="stages", help="what to write (default: stages)")
     p.add_argument("-o", "--output", required=True,
                    help="stages: a directory; piper: the .onnx path (or a directory to write <voice>.onnx in)")
@@ -89,9 +91,9 @@ def _staging(target: Path) -> Path:
 
 def run_export_command(args: argparse.Namespace) -> int:
     """Run `sonorant export` for parsed `args`; returns the exit status."""
-    from .voices.registry import load
+    from .voices.registry import cli_options, load
 
-    loaded = load(args.voice, **({"vocoder": args.vocoder} if getattr(args, "vocoder", None) else {}))
+    loaded = load(args.voice, **cli_options(args))
     out = Path(args.output).expanduser()
     force = bool(getattr(args, "force", False))
     if args.format == "piper":

@@ -153,7 +153,7 @@ def run_speak(args: argparse.Namespace) -> int:
                           normalize_text=not args.no_text_normalize, volume=args.volume,
                           normalize_audio=args.normalize_audio)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
-    voice = load_voice(args.voice, vocoder=args.vocoder, device=args.device, runtime=args.runtime,
+    voice = load_voice(args.voice, vocoder=args.vocoder, denoise=args.denoise, device=args.device, runtime=args.runtime,
                        runtime_options=options)
     resolved = voice.resolve(cfg)  # bad settings fail here, before anything is written
     if args.show_text:

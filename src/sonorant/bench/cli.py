@@ -31,7 +31,7 @@ QUICK_TEXTS = 5
 """Texts in a `--quick` run (which also measures a single repeat)."""
 
 
-MODES = ("latency", "offline", "streams")
+MODES = ("latency", "offline", "streams", "seed")
 """Values of `--mode`."""
 
 
@@ -67,7 +67,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--voice", default=None,
                    help="bundled voice name (default: joe), a Piper .onnx, or a NeMo FastPitch .nemo (with --vocoder)")
-    p.add_argument("--vocoder", default=None, help="mel vocoder for a spectrogram voice: a NeMo HiFi-GAN .nemo")
+    p.add_argument("--vocoder", default=None,
+                   help="vocoder of a spectrogram voice: a NeMo HiFi-GAN .nemo, or an NVIDIA WaveGlow checkpoint")
+    p.add_argument("--denoise", type=float, default=None, help="WaveGlow voices: the denoiser's strength (default 0.01)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate for any voice (>1 faster; default 1)")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="set one of the voice family's controls (repeatable)")
@@ -98,13 +100,20 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="latency",
                    help="latency (default): per-call latency, throughput and first audio, optionally beside Piper; "
                         "offline: batch synthesis throughput per --batch-sizes (x real time, TFLOP/s, share of peak, "
-                        "peak memory); streams: --streams concurrent streams through the server's scheduler")
+                        "peak memory); streams: --streams concurrent streams through the server's scheduler; "
+                        "seed: NVIDIA's Tacotron2 demo table (latency CIs, samples/s, mels, RTF) per --batch-sizes "
+                        "and runtime")
     p.add_argument("--batch-sizes", type=_positive_list, default=(1, 16, 64, 256), metavar="N[,N...]",
                    help="offline mode: batch sizes (default 1,16,64,256)")
     p.add_argument("--utterances", type=int, default=512, metavar="N",
                    help="offline mode: utterances per pass, cycling through the texts' sentences (default 512)")
     p.add_argument("--streams", type=_positive_list, default=(1, 8, 64), metavar="N[,N...]",
                    help="streams mode: numbers of concurrent streams (default 1,8,64)")
+    p.add_argument("--input-length", type=int, default=128, metavar="N",
+                   help="seed mode: characters of text per utterance (default 128, as NVIDIA's Tacotron2 demo)")
+    p.add_argument("--decode-blocks", type=_positive_list, default=None, metavar="N[,N...]",
+                   help="seed mode, autoregressive voices: decoder steps per call to compare (1 = a per-step loop "
+                        "with a host read every step; default: the voice's own)")
     p.set_defaults(func=run_bench_command)
     return p
 
@@ -113,7 +122,8 @@ def command_line(args: argparse.Namespace) -> str:
     """The `sonorant bench ...` command that reproduces `args` (defaults left out)."""
     parts = ["sonorant", "bench"]
     options: Sequence[tuple[str, Any, Any]] = (
-        ("--voice", args.voice, None), ("--vocoder", args.vocoder, None), ("--speed", args.speed, 1.0),
+        ("--voice", args.voice, None), ("--vocoder", args.vocoder, None), ("--denoise", args.denoise, None),
+        ("--speed", args.speed, 1.0),
         ("--runtime", ",".join(args.runtime), "auto"),
         ("--device", args.device, "auto"),
         ("--precision", args.precision, "fp32"), ("--texts", args.texts, None),
@@ -128,6 +138,10 @@ def command_line(args: argparse.Namespace) -> str:
             parts += [flag, str(value)]
     if args.mode == "offline":
         parts += ["--batch-sizes", ",".join(map(str, args.batch_sizes)), "--utterances", str(args.utterances)]
+    if args.mode == "seed":
+        parts += ["--batch-sizes", ",".join(map(str, args.batch_sizes)), "--input-length", str(args.input_length)]
+        if args.decode_blocks:
+            parts += ["--decode-blocks", ",".join(map(str, args.decode_blocks))]
     if args.mode == "streams":
         parts += ["--streams", ",".join(map(str, args.streams))]
     for knob in args.knob or []:
@@ -191,11 +205,13 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     cfg = SynthesisConfig(seed=args.seed, knobs=knobs_from_args(args), speed=args.speed)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
+    if args.mode == "seed":
+        return _run_seed(args, cfg, options)
     if args.mode != "latency":
         return _run_mode(args, texts, cfg, options)
     backends: list[Any] = []
     for name in args.runtime:
-        voice = load_voice(args.voice, vocoder=args.vocoder, device=args.device, runtime=name,
+        voice = load_voice(args.voice, vocoder=args.vocoder, denoise=args.denoise, device=args.device, runtime=name,
                            runtime_options=options, warmup=True)
         runtime = getattr(voice.engine.runtime, "name", "eager")
         label = f"sonorant-{runtime}" + (f"-{args.precision}" if options else "")
@@ -248,7 +264,7 @@ def _run_mode(args: argparse.Namespace, texts: list[str], cfg: Any, options: dic
     from .. import load_voice
     from .modes import concurrent_streams, format_modes, mode_report, offline_throughput
 
-    voice = load_voice(args.voice, vocoder=args.vocoder, device=args.device, runtime=args.runtime[0],
+    voice = load_voice(args.voice, vocoder=args.vocoder, denoise=args.denoise, device=args.device, runtime=args.runtime[0],
                        runtime_options=options)
     offline, streams = [], []
     if args.mode == "offline":
@@ -261,4 +277,30 @@ def _run_mode(args: argparse.Namespace, texts: list[str], cfg: Any, options: dic
     if args.json is not None:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         _LOG.info("wrote %s", args.json)
+    return 0
+
+
+def _run_seed(args: argparse.Namespace, cfg: Any, options: dict[str, Any]) -> int:
+    """`--mode seed`: NVIDIA's demo table, a row per runtime (and decode block) and batch size."""
+    import json
+
+    from .. import load_voice
+    from .seed_table import format_seed_table, seed_report, seed_rows, with_speedups
+
+    if args.input_length < 1:
+        raise ConfigError(f"--input-length must be positive, got {args.input_length}")
+    rows, voice = [], None
+    for name in args.runtime:
+        for block in args.decode_blocks or (None,):
+            extra = {"block": block} if block is not None else None
+            voice = load_voice(args.voice, vocoder=args.vocoder, denoise=args.denoise, device=args.device,
+                               runtime=name, runtime_options=options, warmup=True, voice_options=extra)
+            label = f"sonorant-{voice.runtime.name}" + (f" block {block}" if block is not None else "")
+            rows += seed_rows(voice, args.batch_sizes, input_length=args.input_length, iterations=args.repeats,
+                              warmup=max(args.warmup, 3), cfg=cfg, framework=label)
+    rows = with_speedups(rows)
+    print(format_seed_table(rows))
+    if args.json is not None and voice is not None:
+        Path(args.json).write_text(json.dumps(seed_report(rows, voice, command_line(args)), indent=2) + "\n",
+                                   encoding="utf-8")
     return 0

@@ -45,7 +45,10 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="voice to preload and warm up: a bundled name, a Piper .onnx or a NeMo FastPitch .nemo "
                         "(repeatable; the first is the default and answers to OpenAI's voice names; default: joe)")
     p.add_argument("--vocoder", default=None, metavar="PATH",
-                   help="the mel vocoder (a NeMo HiFi-GAN .nemo) of every .nemo spectrogram voice given")
+                   help="the vocoder of the spectrogram voices given (a NeMo HiFi-GAN .nemo for .nemo voices, a "
+                        "WaveGlow checkpoint for NVIDIA Tacotron2 ones)")
+    p.add_argument("--denoise", type=float, default=None,
+                   help="WaveGlow voices: strength of the bias-removal denoiser (default 0.01; 0: off)")
     p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
                    help="how the models run (default: auto, the best one for the device)")
     p.add_argument("--device", default="auto", metavar="D",
@@ -116,6 +119,7 @@ def run_serve_command(args: argparse.Namespace) -> int:
     import torch
 
     from .. import load_voice
+    from ..voices.registry import cli_options, options_for
     from .server import SpeechServer
     from .service import ServeConfig, SpeechService
 
@@ -128,8 +132,8 @@ def run_serve_command(args: argparse.Namespace) -> int:
                          api_key=_api_key(args))
     if config.api_key is None and not _is_loopback(args.host):
         _LOG.warning("listening on %s without --api-key: anyone who can reach it can use it", args.host)
-    voices = [load_voice(v, vocoder=args.vocoder if str(v).endswith(".nemo") else None, runtime=args.runtime,
-                         device=args.device) for v in (args.voice or [None])]
+    voices = [load_voice(v, **options_for(v, cli_options(args)), runtime=args.runtime, device=args.device)
+              for v in (args.voice or [None])]
     service = SpeechService(voices, config)
     service.warmup()
     server = SpeechServer(service, args.host, args.port, wyoming=args.wyoming, log_level="info" if getattr(args, "verbose", 0) else "warning")

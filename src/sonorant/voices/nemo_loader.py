@@ -37,6 +37,10 @@ def model_class(config: dict[str, Any]) -> str:
     return str(config.get("target") or config.get("_target_") or "").rpartition(".")[2]
 
 
+OPTIONS = ("vocoder",)
+"""The options `load` takes."""
+
+
 def load(path: Path, *, name: str | None = None, vocoder: str | Path | None = None) -> LoadedVoice:
     """The FastPitch voice at `path` spoken through the HiFi-GAN `vocoder` (both `.nemo`)."""
     archive = read_nemo(path, weights=False)

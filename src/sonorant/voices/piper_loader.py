@@ -24,6 +24,10 @@ def probe(path: Path) -> bool:
     return path.suffix == ".onnx"
 
 
+OPTIONS = ("vocoder",)
+"""The options `load` takes."""
+
+
 def load(path: Path, *, name: str | None = None, vocoder: str | Path | None = None) -> LoadedVoice:
     """The Piper voice at `path` (its card read now, its weights when a runtime needs them)."""
     if vocoder is not None:

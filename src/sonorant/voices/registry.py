@@ -19,6 +19,7 @@ DEFAULT_VOICE = "joe"
 LOADERS: dict[str, str] = {
     "piper": "sonorant.voices.piper_loader",
     "nemo": "sonorant.voices.nemo_loader",
+    "nvidia": "sonorant.voices.nvidia_loader",
 }
 """Loader name -> module (probed in this order)."""
 
@@ -75,12 +76,32 @@ def locate(voice: str | Path | None = None) -> tuple[str, Path, str | None]:
     for kind in LOADERS:
         if loader(kind).probe(path):
             return kind, path, None
-    raise VoiceError(f"{path} is not a voice sonorant can load: expected a Piper .onnx (with its .onnx.json) or a "
-                     "NeMo FastPitch .nemo")
+    raise VoiceError(f"{path} is not a voice sonorant can load: expected a Piper .onnx (with its .onnx.json), a "
+                     "NeMo FastPitch .nemo or an NVIDIA DeepLearningExamples Tacotron2 checkpoint")
 
 
 def load(voice: str | Path | None = None, **options: Any) -> LoadedVoice:
     """The voice `voice` names (see `locate`), loaded by its loader; `options` go to the loader (e.g.
     `vocoder=` for a spectrogram model). Weights are not read until a runtime needs them."""
     kind, path, name = locate(voice)
-    return loader(kind).load(path, name=name, **options)
+    module = loader(kind)
+    unknown = sorted(set(options) - set(getattr(module, "OPTIONS", ())))
+    if unknown:
+        takes = ", ".join(getattr(module, "OPTIONS", ())) or "none"
+        raise VoiceError(f"{path} is a {kind} voice, whose loader takes no option {', '.join(unknown)} "
+                         f"(its options: {takes})")
+    return module.load(path, name=name, **options)
+
+
+def cli_options(args: Any) -> dict[str, Any]:
+    """The loader options the command line gave (--vocoder, --denoise), those that are set."""
+    names = {"vocoder": "vocoder", "denoise": "denoise"}
+    return {k: getattr(args, a) for k, a in names.items() if getattr(args, a, None) is not None}
+
+
+def options_for(voice: str | Path | None, options: dict[str, Any]) -> dict[str, Any]:
+    """The subset of `options` that the loader of `voice` takes (a server given several voices applies
+    --vocoder and --denoise to the voices they are for)."""
+    kind = locate(voice)[0]
+    takes = getattr(loader(kind), "OPTIONS", ())
+    return {k: v for k, v in options.items() if k in takes and not (kind == "piper" and k == "vocoder")}
