@@ -52,5 +52,19 @@ def fastpitch_case() -> FamilyCase:
     return FamilyCase("fastpitch", model, utts)
 
 
-CASES: dict[str, Callable[..., FamilyCase]] = {"vits": vits_case, "fastpitch": fastpitch_case}
+def tacotron2_case() -> FamilyCase:
+    """DLE's tiny Tacotron2 (gate tuned to stop within ~15-80 steps) with the tiny WaveGlow and its denoiser:
+    the autoregressive family (decode blocks, gate masks, per-step prenet noise)."""
+    from sonorant.voices.nvidia import load_tacotron2_voice
+
+    d = FIXTURES / "tacotron2"
+    model = load_tacotron2_voice(d / "tacotron2_tiny.pt", d / "waveglow_tiny.pt", denoise=0.01, block=8)
+    n_vocab = model.spec.n_vocab
+    knobs = [(0.5, 0.6), (0.5, 0.9), (0.45, 0.6), (0.5, 0.3), (0.55, 0.6)]
+    utts = [Utterance(_ids(n, n, n_vocab), 11 + n, k) for n, k in zip((5, 9, 17, 40, 61), knobs)]
+    return FamilyCase("tacotron2", model, utts)
+
+
+CASES: dict[str, Callable[..., FamilyCase]] = {"vits": vits_case, "fastpitch": fastpitch_case,
+                                               "tacotron2": tacotron2_case}
 """Family name -> its case (VITS's needs the `tiny_piper_voices` fixture)."""
