@@ -22,6 +22,7 @@ from ..arrays import pad_ids
 from ..models.base import Encoded
 from . import passes
 from .buckets import BucketConfig, bucket_size
+from .decoding_stream import stream_while_decoding
 from .streaming import StreamConfig, Window, split_windows, windows
 
 _LOG = logging.getLogger(__name__)
@@ -210,9 +211,14 @@ class Engine:
         come from a pass over just the frames it needs plus that reach (the noise is a function of the
         frame, so the head's noise is the whole sentence's), so the first piece does not wait for the
         frames stage over the whole sentence. These are the passes the server's scheduler batches across
-        requests (`engine.passes`), run for one utterance.
+        requests (`engine.passes`), run for one utterance. An autoregressive family's runtime streams its
+        decoder too (`decode_stream`): windows are vocoded while later frames are still being decoded
+        (`engine.decoding_stream`).
         """
         cfg = cfg or StreamConfig()
+        if self.spec.decoder is not None and hasattr(self.runtime, "decode_stream"):
+            yield from stream_while_decoding(self, utterance, cfg)
+            return
         (latent,) = passes.head_latents(self, [utterance], [cfg.first_frames + self.context])
         plan = list(windows(latent.frames, self.context, cfg))
         z = latent.z

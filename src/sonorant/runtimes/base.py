@@ -14,14 +14,14 @@ Runtime sessions, tensorrt engines; xla makes its noise inside its graphs and ov
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..arrays import Ops
 from ..models.base import Encoded, FamilySpec
-from .decoding import DecodeCounter, decode_all
+from .decoding import DecodeCounter, decode_all, decode_blocks
 
 GRAPHS = ("encode", "decode", "frames", "vocode", "vocode_full")
 """The graphs a family can have: its stages, and the vocoder without padding masks (`vocode_full`, for
@@ -139,6 +139,30 @@ class StageRunner(ABC):
                       sid: np.ndarray | None, max_blocks: int | None = None) -> Encoded:
         """`encode`; an autoregressive family decodes at most `max_blocks` blocks (warm-ups: every graph is
         built, no utterance needs to end)."""
+        out, feeds = self._encode_graph(ids, lengths, knobs, seeds, sid)
+        o, spec = self.ops, self.spec
+        if spec.decoder is None:
+            return Encoded(out[0], out[1], out[2], out[3] if spec.cond_channels else None)
+        decoded, counts = decode_all(spec, o, lambda f: self.run_stage("decode", f), out[0], feeds["lengths"],
+                                     feeds["knobs"], o.asarray(seeds), self.decode_counter, max_blocks)
+        return Encoded(decoded, None, counts, out[1] if spec.cond_channels else None)
+
+    def decode_stream(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
+                      sid: np.ndarray | None) -> Iterator[tuple[Encoded, bool]]:
+        """An autoregressive family's `encode`, block by block: after each block, the frames decoded so far
+        (tokens [b, Cd, steps so far], counts [b] on the device) and whether every row is done. Streaming
+        vocodes the frames that are final while the decoder goes on."""
+        out, feeds = self._encode_graph(ids, lengths, knobs, seeds, sid)
+        o, spec = self.ops, self.spec
+        g = out[1] if spec.cond_channels else None
+        for blocks, counts, done in decode_blocks(spec, o, lambda f: self.run_stage("decode", f), out[0],
+                                                  feeds["lengths"], feeds["knobs"], o.asarray(seeds),
+                                                  self.decode_counter):
+            yield Encoded(o.concat(blocks, axis=2), None, counts, g), done
+
+    def _encode_graph(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
+                      sid: np.ndarray | None) -> tuple[list[Any], dict[str, Any]]:
+        """The encode graph's outputs and the device inputs it was fed."""
         o, spec = self.ops, self.spec
         lengths_d = o.asarray(lengths)
         feeds = {"ids": o.asarray(ids), "lengths": lengths_d, "knobs": o.asarray(knobs)}
@@ -147,12 +171,7 @@ class StageRunner(ABC):
             feeds["noise"] = o.normal(o.asarray(seeds), n.stream, n.channels, ids.shape[1], lengths_d)  # [b, ce, t_x]
         if spec.multi_speaker:
             feeds["sid"] = o.asarray(sid if sid is not None else np.zeros(ids.shape[0], dtype=np.int64))
-        out = self.run_stage("encode", feeds)
-        if spec.decoder is None:
-            return Encoded(out[0], out[1], out[2], out[3] if spec.cond_channels else None)
-        decoded, counts = decode_all(spec, o, lambda f: self.run_stage("decode", f), out[0], lengths_d,
-                                     feeds["knobs"], o.asarray(seeds), self.decode_counter, max_blocks)
-        return Encoded(decoded, None, counts, out[1] if spec.cond_channels else None)
+        return self.run_stage("encode", feeds), feeds
 
     def frames(self, enc: Encoded, knobs: np.ndarray, seeds: np.ndarray, width: int) -> Any:
         o, spec = self.ops, self.spec

@@ -12,7 +12,7 @@ row's draws depend on its seed and step only: the same in any batch, bucket or b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,19 @@ def decode_all(spec: FamilySpec, ops: Ops, run: RunDecode, tokens: Any, lengths:
     Raises `DecodeLimitError` if a row's gate has not fired after `Decoder.max_steps` steps (never a silent
     cut: its audio would stop mid-word). `max_blocks` stops after that many blocks without an error (for
     warm-ups that only need every graph built once)."""
+    blocks: list[Any] = []
+    count = None
+    for blocks, count, _ in decode_blocks(spec, ops, run, tokens, lengths, knobs, seeds, counter, max_blocks):
+        pass
+    return ops.concat(blocks, axis=2), count
+
+
+def decode_blocks(spec: FamilySpec, ops: Ops, run: RunDecode, tokens: Any, lengths: Any, knobs: Any, seeds: Any,
+                  counter: DecodeCounter | None = None, max_blocks: int | None = None
+                  ) -> Iterator[tuple[list[Any], Any, bool]]:
+    """`decode_all` one block at a time: after each block, (the decoded blocks so far, each [b, Cd, block],
+    the counts [b] on the device, whether every row is done). Streaming starts the vocoder on the frames
+    that are final while later blocks are still to come."""
     dec = spec.decoder
     if dec is None:
         raise ValueError(f"the {spec.family} family has no decode stage")
@@ -61,7 +74,8 @@ def decode_all(spec: FamilySpec, ops: Ops, run: RunDecode, tokens: Any, lengths:
         "knobs": knobs,
     }
     unmasked = ops.asarray(np.full(b, np.iinfo(np.int64).max, dtype=np.int64))  # decode noise is never cut
-    blocks = []
+    blocks: list[Any] = []
+    live_host = np.ones(b, dtype=np.float32)
     for start in range(0, dec.max_steps, dec.block):
         if dec.noise is not None:
             n = dec.noise
@@ -73,15 +87,26 @@ def decode_all(spec: FamilySpec, ops: Ops, run: RunDecode, tokens: Any, lengths:
         if counter is not None:
             counter.blocks += 1
             counter.host_reads += 1
-        if not live_host.any() or len(blocks) == max_blocks:
-            break
-    counts = ops.to_host(feeds["count"])
-    if max_blocks is not None:
-        return ops.concat(blocks, axis=2), feeds["count"]
-    stuck = np.flatnonzero(live_host > 0) if live_host.any() else np.flatnonzero(counts > dec.max_steps)
+        done = not live_host.any()
+        if len(blocks) == max_blocks:
+            yield blocks, count, done
+            return
+        if done:
+            if start + dec.block > dec.max_steps:  # the last block ran past the bound: did a row too?
+                _check_bound(spec, b, live_host, ops.to_host(count))
+            yield blocks, count, True
+            return
+        yield blocks, count, False
+    _check_bound(spec, b, live_host, ops.to_host(feeds["count"]))
+
+
+def _check_bound(spec: FamilySpec, b: int, live: np.ndarray, counts: np.ndarray) -> None:
+    """Raise `DecodeLimitError` for rows still live or longer than the step bound."""
+    assert spec.decoder is not None
+    bound = spec.decoder.max_steps
+    stuck = np.flatnonzero((live > 0) | (counts > bound))
     if stuck.size:
         raise DecodeLimitError(
-            f"the {spec.family} decoder's stop gate did not fire within {dec.max_steps} steps for "
+            f"the {spec.family} decoder's stop gate did not fire within {bound} steps for "
             f"{stuck.size} of {b} utterances (rows {', '.join(map(str, stuck[:8].tolist()))}); the text may be "
             "too long for one utterance (split it), or the model does not stop on it")
-    return ops.concat(blocks, axis=2), feeds["count"]

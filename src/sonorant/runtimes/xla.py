@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,7 @@ from torch import nn
 from ..engine.buckets import BucketConfig
 from ..errors import ConfigError
 from ..models.base import Encoded
-from .decoding import DecodeCounter, decode_all
+from .decoding import DecodeCounter, decode_all, decode_blocks
 from .precision import decoder_dtype
 from .stage_modules import stage_calls
 from .torch_ops import TorchOps, torch_normal
@@ -185,39 +185,61 @@ class XlaRuntime:
                sid: np.ndarray | None, max_blocks: int | None = None) -> Encoded:
         """Stage 1 with its noise on the device (one graph per rows x id bucket); results come back on
         the CPU. An autoregressive family decodes here too (at most `max_blocks` blocks for warm-ups)."""
-        b, rows = ids.shape[0], self._rows(ids.shape[0])
-        self._note("encode", rows, ids.shape[1])
+        b = ids.shape[0]
+        out, feeds = self._encode_graph(ids, lengths, knobs, seeds, sid)
         spec = self.spec
-        with torch.no_grad():
-            lengths_d = self._up(lengths, rows)
-            feeds = {"ids": self._up(ids, rows), "lengths": lengths_d, "knobs": self._up(knobs, rows),
-                     "noise": self._noise(seeds, rows, spec.encode_noise, ids.shape[1], lengths_d),
-                     "sid": self._up(sid if sid is not None else np.zeros(b, np.int64), rows)}
-            call = self.calls["encode"]
-            out = call(*(feeds[n] for n in call.names))
-            out = list(out) if isinstance(out, tuple) else [out]
-            self._sync()
-            if spec.decoder is not None:
-                return self._decode(out, lengths_d, feeds["knobs"], self._up(seeds, rows), b, max_blocks)
+        if spec.decoder is not None:
+            with torch.no_grad():
+                decoded, counts = decode_all(spec, self._device_ops, self._run_decode(out[0]), out[0],
+                                             feeds["lengths"], feeds["knobs"], feeds["seeds"], self.decode_counter,
+                                             max_blocks)
+            g = out[1].cpu()[:b] if spec.cond_channels else None
+            return Encoded(decoded.cpu()[:b], None, counts.cpu()[:b], g)
         out = [t.cpu()[:b] for t in out]
         return Encoded(out[0], out[1], out[2], out[3] if spec.cond_channels else None)
 
-    def _decode(self, out: list[torch.Tensor], lengths: torch.Tensor, knobs: torch.Tensor, seeds: torch.Tensor,
-                b: int, max_blocks: int | None) -> Encoded:
-        """The decode loop of an autoregressive family: one graph per (rows, id bucket), cut by a sync per
-        block; only the live flags come back to the host between blocks."""
+    def decode_stream(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
+                      sid: np.ndarray | None) -> Iterator[tuple[Encoded, bool]]:
+        """An autoregressive family's encode block by block (`runtimes.base.StageRunner.decode_stream`);
+        the frames decoded so far come back on the CPU after each block."""
+        b = ids.shape[0]
+        out, feeds = self._encode_graph(ids, lengths, knobs, seeds, sid)
+        g = out[1].cpu()[:b] if self.spec.cond_channels else None
+        with torch.no_grad():
+            for blocks, counts, done in decode_blocks(self.spec, self._device_ops, self._run_decode(out[0]), out[0],
+                                                      feeds["lengths"], feeds["knobs"], feeds["seeds"],
+                                                      self.decode_counter):
+                decoded = torch.cat([x.cpu() for x in blocks], 2)[:b]  # [b, cd, steps so far]
+                yield Encoded(decoded, None, counts.cpu()[:b], g), done
+
+    def _encode_graph(self, ids: np.ndarray, lengths: np.ndarray, knobs: np.ndarray, seeds: np.ndarray,
+                      sid: np.ndarray | None) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+        """The encode graph's outputs on the device (rows padded to a warmed batch size) and its inputs."""
+        b, rows = ids.shape[0], self._rows(ids.shape[0])
+        self._note("encode", rows, ids.shape[1])
+        with torch.no_grad():
+            lengths_d = self._up(lengths, rows)
+            feeds = {"ids": self._up(ids, rows), "lengths": lengths_d, "knobs": self._up(knobs, rows),
+                     "noise": self._noise(seeds, rows, self.spec.encode_noise, ids.shape[1], lengths_d),
+                     "sid": self._up(sid if sid is not None else np.zeros(b, np.int64), rows),
+                     "seeds": self._up(seeds, rows)}
+            call = self.calls["encode"]
+            out = call(*(feeds[n] for n in call.names))
+            self._sync()
+        return (list(out) if isinstance(out, tuple) else [out]), feeds
+
+    def _run_decode(self, tokens: torch.Tensor):  # noqa: ANN202 - the decode loop's `run`
+        """The decode graph as `decoding.decode_all` calls it: one graph per (rows, id bucket), cut by a sync
+        per block; only the live flags come back to the host between blocks."""
         call = self.calls["decode"]
-        self._note("decode", out[0].shape[0], out[0].shape[-1])
+        self._note("decode", tokens.shape[0], tokens.shape[-1])
 
         def run(feeds: dict) -> list[torch.Tensor]:
             res = call(*(feeds[n] for n in call.names))
             self._sync()
             return list(res)
 
-        decoded, counts = decode_all(self.spec, self._device_ops, run, out[0], lengths, knobs, seeds,
-                                     self.decode_counter, max_blocks)
-        g = out[1].cpu()[:b] if self.spec.cond_channels else None
-        return Encoded(decoded.cpu()[:b], None, counts.cpu()[:b], g)
+        return run
 
     def frames(self, enc: Encoded, knobs: np.ndarray, seeds: np.ndarray, width: int) -> torch.Tensor:
         """Stage 2: length regulation on the CPU, the rest on the device (one graph per rows x frame
