@@ -25,3 +25,8 @@ class ConfigError(SonorantError, ValueError):
 
 class PhonemizerError(SonorantError):
     """espeak-ng could not be loaded or could not phonemize for the requested language."""
+
+
+class DecodeLimitError(SonorantError):
+    """An autoregressive model did not stop within its step limit: its gate never fired for an utterance
+    (a failure of the model on that input, or a limit set too low)."""
