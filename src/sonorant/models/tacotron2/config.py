@@ -56,6 +56,10 @@ class Tacotron2Config:
     """Kernel of the postnet's convolutions (odd)."""
     postnet_convs: int = 5
     """Conv-BN layers of the postnet."""
+    sample_rate: int = 22050
+    """Sample rate of the audio its mels were computed from (DLE's data default; not in its model config)."""
+    hop: int = 256
+    """Audio samples per mel frame of its training data (DLE's data default; not in its model config)."""
 
     def __post_init__(self) -> None:
         if self.encoder_kernel % 2 == 0 or self.location_kernel % 2 == 0 or self.postnet_kernel % 2 == 0:
@@ -96,7 +100,7 @@ class Tacotron2Config:
             raise ValueError(f"n_frames_per_step={config['n_frames_per_step']} (only 1 is supported, DLE's default)")
         kinds = {f.name: f.type for f in fields(cls)}
         out: dict[str, Any] = {}
-        for dle, ours in _DLE_NAMES.items():
+        for dle, ours in (_DLE_NAMES | {"sampling_rate": "sample_rate", "hop_length": "hop"}).items():
             if dle in config:
                 out[ours] = float(config[dle]) if kinds[ours] in ("float", float) else int(config[dle])
         return cls(**out)
