@@ -245,3 +245,59 @@ def test_pairing_is_checked(taco: Tacotron2) -> None:
     other = WaveGlow(WaveGlowConfig(n_mel=40, n_flows=4, wn_layers=2, wn_channels=8))
     with pytest.raises(VoiceError, match="mel channels"):
         Tacotron2Voice(taco, other)
+
+
+def _stage_cases(voice: Tacotron2Voice, b: int, t_x: int, t_y: int, seed: int) -> dict[str, tuple]:
+    """Inputs of every stage for a batch of b rows (the last one shorter), with the exporter's names."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = voice.tacotron2.cfg
+    lengths = torch.tensor([t_x] * (b - 1) + [max(1, t_x // 2)])
+    counts = torch.tensor([t_y] * (b - 1) + [max(1, t_y // 3)])
+    id_mask = (torch.arange(t_x)[None] < lengths[:, None]).float()
+    fmask = (torch.arange(t_y)[None] < counts[:, None]).float()[:, None]
+    channels = cfg.encoder_dim + cfg.attention_dim
+    return {
+        "encode": ((torch.randint(1, cfg.n_symbols, (b, t_x), generator=g), lengths, _knobs(b)),
+                   ["ids", "lengths", "knobs"], ["tokens"], {"ids": {0: "b", 1: "t_x"}, "lengths": {0: "b"}}),
+        "decode": ((torch.randn(b, channels, t_x, generator=g) * id_mask[:, None], id_mask,
+                    torch.randn(b, cfg.state_channels, generator=g) * 0.1, torch.zeros(b, 2, t_x), torch.ones(b),
+                    torch.zeros(b, dtype=torch.long), _knobs(b), torch.randn(b, 2 * cfg.prenet_dim, 4, generator=g)),
+                   ["tokens", "id_mask", "state", "attn", "live", "count", "knobs", "noise"],
+                   ["state_out", "attn_out", "live_out", "count_out", "frames"],
+                   {"tokens": {0: "b", 2: "t_x"}, "id_mask": {0: "b", 1: "t_x"}, "state": {0: "b"},
+                    "attn": {0: "b", 2: "t_x"}, "live": {0: "b"}, "count": {0: "b"}, "knobs": {0: "b"},
+                    "noise": {0: "b"}}),
+        "frames": ((torch.randn(b, 80, t_y, generator=g) * fmask, fmask, _knobs(b),
+                    torch.randn(b, 256, t_y, generator=g)), ["mel", "mask", "knobs", "noise"], ["z"],
+                   {"mel": {0: "b", 2: "t_y"}, "mask": {0: "b", 2: "t_y"}, "knobs": {0: "b"},
+                    "noise": {0: "b", 2: "t_y"}}),
+        "vocode": ((torch.randn(b, 336, t_y, generator=g) * fmask, counts), ["z", "lengths"], ["audio"],
+                   {"z": {0: "b", 2: "t_y"}, "lengths": {0: "b"}}),
+    }
+
+
+@pytest.mark.parametrize("names", [("encode", "decode", "frames"),
+                                   pytest.param(("vocode",), marks=pytest.mark.slow)])
+def test_stages_export_to_onnx(taco: Tacotron2, waveglow: WaveGlow, tmp_path, names: tuple[str, ...]) -> None:
+    """Every stage exports (no data-dependent shapes or branches) and the graph, run at another batch size and
+    length than it was traced at, gives the module's outputs."""
+    ort = pytest.importorskip("onnxruntime")
+    from sonorant.runtimes.onnx_export import export_onnx
+
+    voice = Tacotron2Voice(taco, waveglow, block=4, denoise=0.1).eval()
+    stages = voice.stages()
+    traced, other = _stage_cases(voice, 2, 9, 12, 0), _stage_cases(voice, 3, 14, 20, 1)
+    for name in names:
+        args, inputs, outputs, dynamic = traced[name]
+        path = export_onnx(stages[name], args, tmp_path / f"{name}.onnx", inputs, outputs, dynamic, opset=17)
+        session = ort.InferenceSession(str(path))
+        used = {i.name for i in session.get_inputs()}
+        args = other[name][0]
+        got = session.run(None, {n: a.numpy() for n, a in zip(inputs, args) if n in used})
+        with torch.no_grad():
+            want = stages[name](*args)
+        want = want if isinstance(want, tuple) else (want,)
+        for out, g, w in zip(outputs, got, want):
+            assert g.shape == tuple(w.shape), (name, out)
+            assert float(np.abs(g - w.numpy()).max()) <= 1e-4, (name, out)
+        assert not taco.training and not waveglow.training  # the exporter left the shared modules in eval mode
