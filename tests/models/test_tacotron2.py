@@ -153,7 +153,7 @@ def test_batch_equals_single(taco: Tacotron2, waveglow: WaveGlow, ref: dict[str,
         fnoise = torch.randn(b, 256, t_y, generator=g) * fmask
         z = stages["frames"](frames, fmask, _knobs(b), fnoise)
         audio = stages["vocode"](z, counts)
-        assert int(counts.max()) >= 2 * int(counts.min())
+        assert int(counts.max()) > int(counts.min())
         for r in range(b):
             n, c = int(lengths[r]), int(counts[r])
             (tok1,) = stages["encode"](ids[r : r + 1, :n], lengths[r : r + 1], _knobs(1))
@@ -168,6 +168,40 @@ def test_batch_equals_single(taco: Tacotron2, waveglow: WaveGlow, ref: dict[str,
             assert float((z1[0] - z[r, :, :c]).abs().max()) <= MEL_TOL
             a1 = stages["vocode"](z1, None)
             assert snr_db(a1[0].numpy(), audio[r, : c * 256].numpy()) >= SNR_MIN_DB
+
+
+def test_dle_batch_parity(taco: Tacotron2, waveglow: WaveGlow, ref: dict[str, np.ndarray]) -> None:
+    """DLE's own padded batch, for its rows without id padding: the reference loop and the decode stage stop
+    where DLE did (count = DLE's mel_lengths + 1) with its mel. (DLE's padded rows are not its batch-1 result:
+    its encoder convolutions read the pad symbol's embedding past each row's end, and its postnet the frames a
+    row decodes after it stopped; sonorant gives every row its batch-1 result, tested against DLE's batch-1
+    runs above. So the postnet's last `postnet_reach` frames are compared only for a row that ran to the end.)"""
+    if "batch_ids" not in ref:
+        pytest.skip("no batched DLE reference")
+    ids, lengths = torch.from_numpy(ref["batch_ids"]).long(), torch.from_numpy(ref["batch_input_lengths"]).long()
+    masks = torch.from_numpy(ref["batch_masks"]).float().permute(1, 0, 2, 3)  # [b, steps, 2, p]
+    expected_counts = torch.from_numpy(ref["batch_mel_lengths"]).long() + 1
+    steps = masks.shape[1]
+    full = [r for r in range(ids.shape[0]) if int(lengths[r]) == ids.shape[1]]
+    assert full
+    out = taco.infer(ids, lengths, masks)
+    p, reach = taco.cfg.prenet_dim, taco.cfg.postnet_reach
+    stages = Tacotron2Voice(taco, waveglow, block=16).stages()
+    b = ids.shape[0]
+    noise = torch.ones(b, 2 * p, 400)
+    noise[:, :, :steps] = masks.reshape(b, steps, 2 * p).transpose(1, 2) * 2 - 1
+    id_mask = (torch.arange(ids.shape[1])[None] < lengths[:, None]).float()
+    with torch.no_grad():
+        (tokens,) = stages["encode"](ids, lengths, _knobs(b))
+        frames, counts = decode_all(stages, tokens, id_mask, _knobs(b), noise, 16, 300, taco.cfg.state_channels)
+    assert torch.equal(counts, out.counts)
+    assert float((frames - out.mel_pre[:, :, : frames.shape[2]]).abs().max()) <= MEL_TOL
+    for r in full:
+        c = int(expected_counts[r])
+        assert int(out.counts[r]) == c
+        upto = c if c == steps else c - reach
+        diff = np.abs(out.mel[r, :, :upto].numpy() - ref["batch_mel_postnet"][r, :, :upto])
+        assert float(diff.max()) <= MEL_TOL, r
 
 
 def test_step_limit_is_an_error(taco: Tacotron2, waveglow: WaveGlow, ref: dict[str, np.ndarray]) -> None:

@@ -42,12 +42,14 @@ class Tacotron2Voice(nn.Module):
 
     def stages(self) -> dict[str, nn.Module]:
         """{"encode", "decode", "frames", "vocode"} modules sharing this voice's parameters (`models.base`
-        signatures); "frames_post" is "frames" itself (this family has no length regulation). Each is in this
-        voice's train/eval mode (an exporter that restores a wrapper's mode afterwards then leaves batch norm
-        as it was)."""
+        signatures); "frames_post" is "frames" itself (this family has no length regulation). Each wrapper
+        carries the train/eval flag of the model it wraps, so an exporter that restores a wrapper's mode
+        afterwards (recursively) leaves the shared modules as they were."""
         post = PostnetStage(self.tacotron2)
         block = self.spec.decoder.block if self.spec.decoder is not None else 1
         stages: dict[str, nn.Module] = {
             "encode": EncodeStage(self.tacotron2), "decode": DecodeStage(self.tacotron2, block),
             "frames": post, "frames_post": post, "vocode": VocodeStage(self.waveglow, self.denoiser)}
-        return {name: stage.train(self.training) for name, stage in stages.items()}
+        for name, stage in stages.items():
+            stage.training = (self.waveglow if name == "vocode" else self.tacotron2).training
+        return stages
