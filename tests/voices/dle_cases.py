@@ -3,13 +3,12 @@ case loading and the error measures the parity tests assert."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-FIXTURES = Path(os.environ.get("SONORANT_DLE_FIXTURES") or Path(__file__).resolve().parents[1] / "fixtures" / "tacotron2")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tacotron2"
 TACOTRON2 = FIXTURES / "tacotron2_tiny.pt"
 WAVEGLOW = FIXTURES / "waveglow_tiny.pt"
 
