@@ -100,3 +100,12 @@ def test_incomplete_or_mismatched_weights(tmp_path: Path) -> None:
     torch.save({**wg, "state_dict": wstate}, half)
     with pytest.raises(VoiceError, match="weight norm"):
         load_waveglow(half)
+
+
+def test_legacy_serialization(tmp_path: Path) -> None:
+    """Files saved in torch's pre-zip format (which cannot be memory-mapped) load too."""
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(WAVEGLOW, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    model, reference = load_waveglow(legacy), load_waveglow(WAVEGLOW)
+    for (k, a), (_, b) in zip(model.state_dict().items(), reference.state_dict().items()):
+        assert torch.equal(a, b), k
