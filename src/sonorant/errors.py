@@ -28,4 +28,5 @@ class PhonemizerError(SonorantError):
 
 
 class DecodeLimitError(SonorantError):
-    """An autoregressive decoder reached its step bound before its stop gate fired for an utterance."""
+    """An autoregressive model did not stop within its step limit: its gate never fired for an utterance
+    (a failure of the model on that input, or a limit set too low)."""
