@@ -3,6 +3,7 @@
     sonorant export --format stages [--voice V] -o DIR [--static] [--id-edges 32,64,...]
                     [--frame-edges 64,128,...] [--batch-sizes 1,4] [--window-sizes 58,74]
     sonorant export --format piper [--voice V] -o VOICE.onnx
+    sonorant export --format NAME [--voice V] -o DIR      (a format the voice's model offers)
 
 `--format stages` writes the encode / frames / vocode graphs that sonorant's ONNX Runtime and TensorRT
 runtimes run, for any family: by default one graph per stage with dynamic batch / id / frame axes;
@@ -14,6 +15,10 @@ file with its inputs, outputs and shapes.
 `--format piper` (VITS voices only) writes `VOICE.onnx` + `VOICE.onnx.json` with Piper's inputs and outputs, which
 piper-tts (and anything else that runs Piper voices) loads as one of its own; the voice's own
 `.onnx.json` fields (phoneme map, espeak voice, speakers, inference defaults) are carried over.
+
+Any other `--format NAME` is one the loaded model offers through an optional `extra_exports()` method
+(format name -> a writer into a directory; e.g. a Tacotron2 voice's "nvidia" and "loop"); a model without
+that format is refused with the formats it has.
 
 Nothing is overwritten unless `--force` is given: an existing target file, or a stage directory that is
 not empty, is refused. Everything is written under a hidden temporary name beside the target and renamed
@@ -38,7 +43,7 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger(__name__)
 FORMATS = ("stages", "piper")
-"""Values of `--format`."""
+"""Values of `--format` every voice is asked about (others come from the model's `extra_exports()`)."""
 STAGES_FORMAT = "sonorant-stages-1"
 """`format` field of a stage export's manifest.json."""
 
@@ -67,9 +72,12 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--vocoder", default=None,
                    help="the vocoder of a spectrogram voice (NeMo HiFi-GAN .nemo, NVIDIA WaveGlow checkpoint)")
     p.add_argument("--denoise", type=float, default=None, help="WaveGlow voices: the denoiser's strength")
-    p.add_argument("--format", choices=FORMATS, default="stages", help="what to write (default: stages)")
+    p.add_argument("--format", default="stages",
+                   help="what to write: stages (default), piper, or a format the voice's model offers "
+                        "(e.g. nvidia, loop for a Tacotron2 voice)")
     p.add_argument("-o", "--output", required=True,
-                   help="stages: a directory; piper: the .onnx path (or a directory to write <voice>.onnx in)")
+                   help="stages and model formats: a directory; piper: the .onnx path (or a directory to write "
+                        "<voice>.onnx in)")
     p.add_argument("--static", action="store_true", help="stages: one fixed-shape graph per bucket")
     p.add_argument("--id-edges", default=None, help="stages --static: id bucket edges (default: BucketConfig's)")
     p.add_argument("--frame-edges", default=None, help="stages --static: frame bucket edges (default: BucketConfig's)")
@@ -98,7 +106,8 @@ def run_export_command(args: argparse.Namespace) -> int:
     force = bool(getattr(args, "force", False))
     if args.format == "piper":
         if loaded.card.family != "vits" or loaded.path is None or loaded.path.suffix != ".onnx":
-            raise ConfigError("--format piper writes Piper (VITS) voices only; export other families with --format stages")
+            raise ConfigError("--format piper writes Piper (VITS) voices only; export other families with "
+                              "--format stages")
         if args.static or args.id_edges or args.frame_edges or args.window_sizes:
             raise ConfigError("--static and the bucket options apply to --format stages only")
         target = out / f"{loaded.card.name}.onnx" if out.is_dir() or not out.suffix else out
@@ -122,12 +131,29 @@ def run_export_command(args: argparse.Namespace) -> int:
             shutil.rmtree(staging, ignore_errors=True)
         _LOG.info("wrote %s and %s", target, side.name)
         return 0
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--format stages writes a directory, and {out} is a file")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ConfigError(f"{out} is not empty: give --force to replace what is in it, or choose a new directory")
-    if not out.parent.is_dir():
-        raise ConfigError(f"directory {out.parent} does not exist")
+    if args.format != "stages":
+        if args.static or args.id_edges or args.frame_edges or args.window_sizes or args.opset:
+            raise ConfigError("--static, --opset and the bucket options apply to --format stages and piper only")
+        import torch
+
+        model = loaded.source.get().to("cpu", torch.float32)
+        writers = _model_formats(model)
+        if args.format not in writers:
+            offered = ", ".join([*FORMATS, *sorted(writers)])
+            raise ConfigError(f"--format {args.format} is not offered by voice {loaded.card.name!r} "
+                              f"({loaded.card.family}): its formats are {offered}")
+        _check_directory(out, args.format, force)
+        staging = _staging(out)
+        try:
+            written = writers[args.format](staging)
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _LOG.info("wrote %s to %s", ", ".join(p.name for p in written), out)
+        return 0
+    _check_directory(out, "stages", force)
     from .engine.buckets import BucketConfig
 
     default = BucketConfig()
@@ -148,6 +174,22 @@ def run_export_command(args: argparse.Namespace) -> int:
         shutil.rmtree(staging, ignore_errors=True)
     _LOG.info("wrote %d graphs and manifest.json to %s", len(manifest["graphs"]), out)
     return 0
+
+
+def _check_directory(out: Path, fmt: str, force: bool) -> None:
+    """Refuse a target directory that is a file, is not empty (without `force`) or has no parent."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--format {fmt} writes a directory, and {out} is a file")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ConfigError(f"{out} is not empty: give --force to replace what is in it, or choose a new directory")
+    if not out.parent.is_dir():
+        raise ConfigError(f"directory {out.parent} does not exist")
+
+
+def _model_formats(model: Any) -> dict[str, Any]:
+    """The export formats `model` offers beyond stages and piper (its `extra_exports()`, if it has one)."""
+    offer = getattr(model, "extra_exports", None)
+    return dict(offer()) if callable(offer) else {}
 
 
 def export_piper(model: nn.Module, path: str | Path, config: dict[str, Any] | None = None, *, opset: int = 15) -> Path:

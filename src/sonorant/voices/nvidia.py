@@ -24,6 +24,7 @@ from .weights import check_state, fold_weight_norm
 if TYPE_CHECKING:
     from ..models.tacotron2.model import Tacotron2
     from ..models.waveglow.model import WaveGlow
+    from ..models.tacotron2.voice import Tacotron2Voice
 
 _PREFIXES = ("module.1.", "module.")
 _KINDS = {"tacotron2": "Tacotron2 (text -> mel)", "waveglow": "WaveGlow (mel -> audio)"}
@@ -199,3 +200,14 @@ def load_tacotron2(path: str | Path) -> Tacotron2:
     model = Tacotron2(tacotron2_config(ckpt))
     _load(model, dle_state(ckpt.state), ckpt, "Tacotron2")
     return model
+
+
+def load_tacotron2_voice(path: str | Path, vocoder: str | Path, *, denoise: float = 0.0, max_steps: int | None = None,
+                         block: int | None = None) -> Tacotron2Voice:
+    """The Tacotron2 at `path` paired with the WaveGlow at `vocoder` (both DLE checkpoints) as one staged
+    model: `denoise` the denoiser's strength (0: off), `max_steps` the decoder's bound (None: the
+    checkpoint's config), `block` decode steps per call (None: 16)."""
+    from ..models.tacotron2.voice import Tacotron2Voice
+
+    return Tacotron2Voice(load_tacotron2(path), load_waveglow(vocoder), block=16 if block is None else int(block),
+                          max_steps=max_steps, denoise=float(denoise))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from torch import nn
 
 from ...errors import VoiceError
@@ -53,3 +56,11 @@ class Tacotron2Voice(nn.Module):
         for name, stage in stages.items():
             stage.training = (self.waveglow if name == "vocode" else self.tacotron2).training
         return stages
+
+    def extra_exports(self) -> dict[str, Callable[[Path], list[Path]]]:
+        """Export formats beyond sonorant's stage graphs, by `sonorant export --format` name -> a writer into a
+        directory returning the files written: "nvidia" (NVIDIA's TensorRT demo's encoder / decoder_iter /
+        postnet / waveglow .onnx) and "loop" (one graph with the decoder as an ONNX Loop), see `onnx_parts`."""
+        from .onnx_parts import extra_exports
+
+        return extra_exports(self)
