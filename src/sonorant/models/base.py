@@ -135,6 +135,10 @@ class FamilySpec:
     """Frames on each side that can change one output frame of the frames stage past length regulation
     (an upper bound), or None if it is global (attention): streaming then computes a sentence's whole
     frames first and only windows the vocoder."""
+    planar_vocoder: bool = True
+    """Whether the vocoder computes the same on [b, C, 1, t] with its 1-D convolutions made 2-D
+    (`runtimes.layout.conv2d_copy`, faster on ONNX Runtime's CPU provider); False for vocoders that
+    reshape the time axis (WaveGlow's sample groups)."""
     decoder: Decoder | None = None
     """The autoregressive decode stage, or None for families whose encode predicts durations."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)

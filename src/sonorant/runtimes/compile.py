@@ -213,7 +213,8 @@ class CompileRuntime(StageRunner):
         # The same precision scope at compile time and at every call: encode and latent in strict fp32,
         # the decoder as its precision says (see `sonorant.runtimes.precision`).
         scope = decoder_scope(self.precision) if stage.startswith("vocode") else strict_fp32()
-        with torch.no_grad(), scope:
+        # allow_rnn: dynamo traces nn.LSTM (Tacotron2's encoder) only when asked; the other families have none.
+        with torch.no_grad(), scope, torch._dynamo.config.patch(allow_rnn=True):
             if sig in self._seen:
                 out = self._compiled[stage](*args)
                 return _copied(out) if self._copy_outputs else out

@@ -129,11 +129,13 @@ def _autoregressive_inputs(model: nn.Module, feeds: dict[str, dict[str, torch.Te
 
 def export_stages(model: nn.Module, directory: str | Path) -> dict[str, Path]:
     """Write `<graph>.onnx` for every graph of `model` (`runtimes.base.GRAPHS`) into `directory`; the
-    vocoder graphs run 2-D convolutions (`layout.conv2d_copy`)."""
+    vocoder graphs run 2-D convolutions (`layout.conv2d_copy`) where the family's vocoder allows it."""
     directory = Path(directory)
     model = model.to("cpu", torch.float32).eval()
     spec = model.spec
-    calls = {**stage_calls(model), **{k: v for k, v in stage_calls(model, unit_axis=True).items() if "vocode" in k}}
+    calls = stage_calls(model)
+    if spec.planar_vocoder:
+        calls.update({k: v for k, v in stage_calls(model, unit_axis=True).items() if "vocode" in k})
     feeds = example_inputs(model)
     paths = {}
     for graph in graphs(spec):

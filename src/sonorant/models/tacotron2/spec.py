@@ -51,6 +51,7 @@ def tacotron2_spec(cfg: Tacotron2Config, waveglow: WaveGlowConfig, block: int = 
         frames_noise=Noise(WAVEGLOW_STREAM, noise_channels),
         vocoder_reach=reach,
         frames_reach=cfg.postnet_reach,
+        planar_vocoder=False,  # WaveGlow groups samples by reshaping the time axis
         decoder=Decoder(block=block, max_steps=steps, state_channels=cfg.state_channels, attn_channels=2,
                         frame_channels=cfg.n_mel, noise=Noise(PRENET_STREAM, 2 * cfg.prenet_dim)),
         extra={"tacotron2": cfg.to_dict(), "waveglow": waveglow.to_dict(), "denoise": denoise},
