@@ -230,3 +230,30 @@ def test_a_nemo_voice_speaks_with_its_vocoder_and_is_listed(tmp_path, capsys) ->
         err = capsys.readouterr().err
         assert err.startswith("sonorant: error:") and message in err, err
     assert not (tmp_path / "y.wav").exists()
+
+
+DLE = Path(__file__).parent.parent / "fixtures" / "tacotron2"
+
+
+def test_an_nvidia_tacotron2_voice_speaks_exports_and_refuses_clearly(tmp_path, capsys) -> None:  # noqa: ANN001
+    voice, vocoder = str(DLE / "tacotron2_tiny.pt"), str(DLE / "waveglow_tiny.pt")
+    out = tmp_path / "x.wav"
+    assert main(["speak", "Hello there.", "-o", str(out), "--voice", voice, "--vocoder", vocoder, "--runtime", "eager",
+                 "--knob", "sigma=0.5", "--denoise", "0.02", "--seed", "3"]) == 0
+    with wave.open(str(out)) as w:
+        assert w.getframerate() == 22050 and w.getnframes() > 0 and w.getnframes() % 256 == 0
+    assert main(["voices", voice, "--vocoder", vocoder]) == 0
+    listed = capsys.readouterr().out
+    assert "tacotron2_tiny" in listed and "tacotron2" in listed
+    assert main(["export", "--voice", voice, "--vocoder", vocoder, "--format", "nvidia", "-o", str(tmp_path / "parts")]) == 0
+    assert sorted(p.name for p in (tmp_path / "parts").glob("*.onnx")) == [
+        "decoder_iter.onnx", "encoder.onnx", "postnet.onnx", "waveglow.onnx"]
+    for args, message in ((["--voice", voice], "needs its WaveGlow vocoder"), (["--voice", vocoder], "is a WaveGlow"),
+                          (["--voice", voice, "--vocoder", voice], "not a WaveGlow checkpoint"),
+                          (["--voice", voice, "--vocoder", vocoder, "--denoise", "2"], "denoise must be in [0, 1]"),
+                          (["--voice", voice, "--vocoder", vocoder, "--knob", "pace=1.2"], "unknown knob pace"),
+                          (["--denoise", "0.1"], "takes no option denoise")):
+        assert main(["speak", "Hi.", "-o", str(tmp_path / "y.wav"), "--runtime", "eager", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sonorant: error:") and message in err, err
+    assert not (tmp_path / "y.wav").exists()

@@ -62,15 +62,21 @@ def _wait(predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
 NEMO = Path(__file__).parent.parent / "fixtures" / "nemo"
 
 
-@pytest.mark.parametrize("voice_name", ["tiny", "multi", "tiny-eager", "fastpitch"])
+DLE = Path(__file__).parent.parent / "fixtures" / "tacotron2"
+
+
+@pytest.mark.parametrize("voice_name", ["tiny", "multi", "tiny-eager", "fastpitch", "tacotron2"])
 def test_concurrent_requests_equal_synthesize(voice_name: str, tiny: sonorant.Voice, tiny_x_low_voice,
                                               tiny_multi_speaker_voice) -> None:  # noqa: ANN001
     """Through the default runtime (ONNX Runtime: numpy arrays) and the eager one (torch tensors), for VITS
-    and for FastPitch (whose frames stage attends globally: no streamed heads)."""
+    for FastPitch (whose frames stage attends globally: no streamed heads) and for Tacotron2 (autoregressive:
+    its stage 1 decodes block by block)."""
     voice = {"tiny": lambda: tiny, "multi": lambda: sonorant.load_voice(tiny_multi_speaker_voice.onnx_path),
              "tiny-eager": lambda: sonorant.load_voice(tiny_x_low_voice.onnx_path, runtime="eager"),
              "fastpitch": lambda: sonorant.load_voice(NEMO / "fastpitch_tiny_multi.nemo",
-                                                      vocoder=NEMO / "hifigan_tiny_v3.nemo")}[voice_name]()
+                                                      vocoder=NEMO / "hifigan_tiny_v3.nemo"),
+             "tacotron2": lambda: sonorant.load_voice(DLE / "tacotron2_tiny.pt", vocoder=DLE / "waveglow_tiny.pt",
+                                                      runtime="eager")}[voice_name]()
     texts = ["Hello there. How are you today?", "A longer text, with a clause or two, that goes on for a while. "
              "And then another sentence follows it.", "Short.", "Numbers like 42 and the date 3 May 2021."]
     recorder = Recorder()

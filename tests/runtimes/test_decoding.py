@@ -80,3 +80,20 @@ def test_warmup_decodes_one_block_without_an_error() -> None:
     enc = runtime.encode_blocks(np.ones((2, 16), np.int64), np.array([16, 9]), np.tile(
         np.asarray(model.spec.knob_defaults(), np.float32), (2, 1)), np.zeros(2, np.int64), None, max_blocks=1)
     assert tuple(enc.tokens.shape) == (2, model.spec.decoder.frame_channels, 8)
+
+
+def test_thirty_two_rows_of_very_different_lengths_batched_equal_each_alone() -> None:
+    model = _voice(block=16)
+    rng = np.random.default_rng(7)
+    n_vocab = model.spec.n_vocab
+    # ids from 1 to 90 and gate thresholds from 0.3 to 0.56: frame counts from about 7 to 90
+    utts = [Utterance(tuple(int(i) for i in rng.integers(1, n_vocab, 1 + (k * 89) // 31)), 500 + k,
+                      (0.3 + 0.26 * ((k * 7) % 32) / 31, 0.6)) for k in range(32)]
+    engine = Engine(EagerRuntime(model))
+    batched = engine.run_batch(utts)  # one padded pass of all 32 rows
+    alone = [engine.run_batch([u])[0] for u in utts]
+    frames = [len(a) // model.spec.hop for a in alone]
+    assert [len(a) for a in batched] == [len(a) for a in alone]
+    assert max(frames) >= 5 * min(frames), frames  # very different lengths, in one pass of 32 rows
+    worst = max(float(np.abs(a - b).max()) for a, b in zip(batched, alone))
+    assert worst <= 1e-4, worst

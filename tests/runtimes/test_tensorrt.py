@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +175,33 @@ def test_tensorrt_fp16_on_joe_keeps_30_db(joe: sonorant.Voice, tmp_path) -> None
     out = Engine(rt, buckets).synthesize(utts, max_batch=4)
     snrs = [snr_db(a, b) for a, b in zip(ref, out)]
     assert all(len(a) == len(b) for a, b in zip(ref, out)) and min(snrs) >= 30.0, snrs
+
+
+def test_autoregressive_profiles_cover_the_decode_graph(tmp_path) -> None:  # noqa: ANN001
+    """Tacotron2's engines: a decode profile per id bucket (state sizes fixed, the id axis varying), and every
+    input of the exported graphs (which may drop unused ones: TensorRT profiles only those present) profiled
+    with matching fixed axes."""
+    onnx = pytest.importorskip("onnx")
+    from sonorant.runtimes.onnx_export import export_stages
+    from sonorant.voices.nvidia import load_tacotron2_voice
+
+    dle = Path(__file__).parent.parent / "fixtures" / "tacotron2"
+    model = load_tacotron2_voice(dle / "tacotron2_tiny.pt", dle / "waveglow_tiny.pt", block=4)
+    spec = model.spec
+    paths = export_stages(model, tmp_path)
+    profiles = stage_profiles(spec, BUCKETS, (1, 2), default_window_sizes(spec, BUCKETS))
+    assert set(profiles) == {"encode", "decode", "frames", "vocode"}
+    assert len(profiles["decode"]) == len(profiles["encode"]) == len(BUCKETS.id_edges) + 1
+    for stage, ps in profiles.items():
+        graph = onnx.load(str(paths[stage])).graph
+        inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.input}
+        for p in ps:
+            profiled = {n: (lo, hi) for n, lo, _, hi in p.shapes}
+            assert set(inputs) <= set(profiled), (stage, set(inputs) - set(profiled))
+            for name, dims in inputs.items():
+                lo, hi = profiled[name]
+                assert len(dims) == len(lo), (stage, name)
+                for dim, a, b in zip(dims, lo, hi):
+                    assert isinstance(dim, str) or dim == a == b, (stage, name, dims, lo, hi)
+    state = dict((n, (lo, hi)) for n, lo, _, hi in profiles["decode"][0].shapes)
+    assert state["state"][0][1] == spec.decoder.state_channels and state["noise"][1][2] == spec.decoder.block

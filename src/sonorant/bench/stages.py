@@ -5,8 +5,10 @@ the same engine methods (the same sentence plans, seeds, batches and buckets), s
 the runtime seam between stages:
 
   front_end  `voice.prepare` (normalise, split, phonemize, ids: what `voice.phoneme_ids` does)
-  encode     the family's encode stage (text encoder, durations, ...) and the host read of the frame counts
-  frames     length regulation and what follows it (VITS: prior sample and flows; FastPitch: the decoder)
+  encode     the family's encode stage (text encoder, durations, ...) and the host read of the frame counts;
+             for an autoregressive family also its whole decode loop (Tacotron2: attention decoder, gate)
+  frames     length regulation and what follows it (VITS: prior sample and flows; FastPitch: the decoder;
+             Tacotron2: the postnet)
   vocode     the vocoder, trimming and the copy of the audio to the host
 """
 
