@@ -97,3 +97,23 @@ def test_thirty_two_rows_of_very_different_lengths_batched_equal_each_alone() ->
     assert max(frames) >= 5 * min(frames), frames  # very different lengths, in one pass of 32 rows
     worst = max(float(np.abs(a - b).max()) for a, b in zip(batched, alone))
     assert worst <= 1e-4, worst
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("runtime", ["eager", "compile"])
+def test_cuda_decodes_the_same_frames_as_the_cpu(runtime: str, tmp_path: Path) -> None:
+    """On a CUDA GPU: identical frame counts (the gate decides them) and the CPU's audio within 60 dB."""
+    from sonorant import devices
+    from sonorant.runtimes import make_runtime
+
+    if devices.cuda_count() == 0:
+        pytest.skip("needs a CUDA GPU")
+    model = _voice(block=16, denoise=0.01)
+    utts = _utts(model)
+    cpu = Engine(EagerRuntime(model)).synthesize(utts)
+    options = {"cache_dir": tmp_path} if runtime == "compile" else {}
+    gpu = Engine(make_runtime(runtime, _voice(block=16, denoise=0.01), device="cuda:0", **options)).synthesize(utts)
+    assert [len(a) for a in gpu] == [len(a) for a in cpu]
+    for a, b in zip(cpu, gpu):
+        noise = float(np.sum((a - b) ** 2)) + 1e-30
+        assert 10 * np.log10(float(np.sum(a**2)) / noise) >= 60.0

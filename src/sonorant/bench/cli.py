@@ -69,7 +69,8 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="bundled voice name (default: joe), a Piper .onnx, or a NeMo FastPitch .nemo (with --vocoder)")
     p.add_argument("--vocoder", default=None,
                    help="vocoder of a spectrogram voice: a NeMo HiFi-GAN .nemo, or an NVIDIA WaveGlow checkpoint")
-    p.add_argument("--denoise", type=float, default=None, help="WaveGlow voices: the denoiser's strength (default 0.01)")
+    p.add_argument("--denoise", type=float, default=None,
+                   help="WaveGlow voices: the denoiser's strength (default 0.01)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate for any voice (>1 faster; default 1)")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="set one of the voice family's controls (repeatable)")
@@ -154,9 +155,12 @@ def command_line(args: argparse.Namespace) -> str:
 def _check(args: argparse.Namespace) -> None:
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
-    if args.mode != "latency" and (len(args.runtime) > 1 or args.compare or args.csv or args.plot or args.markdown):
+    several = len(args.runtime) > 1 and args.mode != "seed"  # the seed table has a row per runtime
+    if args.mode != "latency" and (several or args.compare or args.csv or args.plot or args.markdown):
         raise ConfigError(f"--mode {args.mode} measures one runtime and writes --json only "
                           "(--compare, --csv, --plot and --markdown belong to the latency mode)")
+    if args.decode_blocks and args.mode != "seed":
+        raise ConfigError("--decode-blocks belongs to --mode seed")
     if args.utterances < 1:
         raise ConfigError(f"--utterances must be at least 1, got {args.utterances}")
     if args.warmup < 0:
@@ -264,7 +268,8 @@ def _run_mode(args: argparse.Namespace, texts: list[str], cfg: Any, options: dic
     from .. import load_voice
     from .modes import concurrent_streams, format_modes, mode_report, offline_throughput
 
-    voice = load_voice(args.voice, vocoder=args.vocoder, denoise=args.denoise, device=args.device, runtime=args.runtime[0],
+    voice = load_voice(args.voice, vocoder=args.vocoder, denoise=args.denoise, device=args.device,
+                       runtime=args.runtime[0],
                        runtime_options=options)
     offline, streams = [], []
     if args.mode == "offline":

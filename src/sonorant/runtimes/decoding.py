@@ -47,10 +47,11 @@ def decode_all(spec: FamilySpec, ops: Ops, run: RunDecode, tokens: Any, lengths:
     Raises `DecodeLimitError` if a row's gate has not fired after `Decoder.max_steps` steps (never a silent
     cut: its audio would stop mid-word). `max_blocks` stops after that many blocks without an error (for
     warm-ups that only need every graph built once)."""
-    blocks: list[Any] = []
-    count = None
-    for blocks, count, _ in decode_blocks(spec, ops, run, tokens, lengths, knobs, seeds, counter, max_blocks):
+    last: tuple[list[Any], Any, bool] | None = None
+    for last in decode_blocks(spec, ops, run, tokens, lengths, knobs, seeds, counter, max_blocks):
         pass
+    assert last is not None  # at least one block always runs
+    blocks, count, _ = last
     return ops.concat(blocks, axis=2), count
 
 
@@ -79,7 +80,8 @@ def decode_blocks(spec: FamilySpec, ops: Ops, run: RunDecode, tokens: Any, lengt
     for start in range(0, dec.max_steps, dec.block):
         if dec.noise is not None:
             n = dec.noise
-            feeds["noise"] = ops.normal(seeds, n.stream, n.channels, dec.block, unmasked, offset=start)  # [b, cn, block]
+            # [b, cn, block]: the draws of steps start .. start + block - 1
+            feeds["noise"] = ops.normal(seeds, n.stream, n.channels, dec.block, unmasked, offset=start)
         state, attn, live, count, decoded = run(feeds)
         feeds.update(state=state, attn=attn, live=live, count=count)
         blocks.append(decoded)  # [b, cd, block]

@@ -293,7 +293,8 @@ class XlaRuntime:
                 if spec.decoder is not None:
                     enc = Encoded(torch.zeros(rows, spec.decoder.frame_channels, t_y), None, frames, g)
                 else:
-                    enc = Encoded(torch.zeros(rows, spec.token_channels, 1), torch.full((rows, 1), float(t_y)), frames, g)
+                    enc = Encoded(torch.zeros(rows, spec.token_channels, 1), torch.full((rows, 1), float(t_y)),
+                                  frames, g)
                 self.frames(enc, knobs, seeds, t_y)
                 self.vocode(torch.zeros(rows, spec.channels, t_y), np.full(rows, t_y, np.int64), g)
         for size in window_sizes:  # streaming decodes one utterance at a time

@@ -84,7 +84,8 @@ def model_source(path: Path, vocoder: Path, options: dict) -> LazyModel:
     from ..runtimes.cache import LazyModel, file_digest
 
     def digest() -> str:
-        return hashlib.sha256(f"{file_digest(path)}+{file_digest(vocoder)}+{sorted(options.items())}".encode()).hexdigest()
+        key = f"{file_digest(path)}+{file_digest(vocoder)}+{sorted(options.items())}"
+        return hashlib.sha256(key.encode()).hexdigest()
 
     def build():  # noqa: ANN202 - a Tacotron2Voice
         from .nvidia import load_tacotron2_voice
