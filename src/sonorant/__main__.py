@@ -26,7 +26,8 @@ def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vocoder", default=None,
                    help="vocoder of a spectrogram voice: a NeMo HiFi-GAN .nemo, or an NVIDIA WaveGlow checkpoint")
     p.add_argument("--denoise", type=float, default=None,
-                   help="WaveGlow voices: strength of the bias-removal denoiser (default 0.01, as NVIDIA's scripts; 0: off)")
+                   help="WaveGlow voices: strength of the bias-removal denoiser (default 0.01, as NVIDIA's "
+                        "scripts; 0: off)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate for any voice (>1 faster; default 1)")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="set one of the voice family's controls (repeatable; `sonorant voices` lists them): "

@@ -245,8 +245,9 @@ def test_an_nvidia_tacotron2_voice_speaks_exports_and_refuses_clearly(tmp_path, 
     assert main(["voices", voice, "--vocoder", vocoder]) == 0
     listed = capsys.readouterr().out
     assert "tacotron2_tiny" in listed and "tacotron2" in listed
-    assert main(["export", "--voice", voice, "--vocoder", vocoder, "--format", "nvidia", "-o", str(tmp_path / "parts")]) == 0
-    assert sorted(p.name for p in (tmp_path / "parts").glob("*.onnx")) == [
+    parts = tmp_path / "parts"
+    assert main(["export", "--voice", voice, "--vocoder", vocoder, "--format", "nvidia", "-o", str(parts)]) == 0
+    assert sorted(p.name for p in parts.glob("*.onnx")) == [
         "decoder_iter.onnx", "encoder.onnx", "postnet.onnx", "waveglow.onnx"]
     for args, message in ((["--voice", voice], "needs its WaveGlow vocoder"), (["--voice", vocoder], "is a WaveGlow"),
                           (["--voice", voice, "--vocoder", voice], "not a WaveGlow checkpoint"),

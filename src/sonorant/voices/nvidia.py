@@ -23,8 +23,8 @@ from .weights import check_state, fold_weight_norm
 
 if TYPE_CHECKING:
     from ..models.tacotron2.model import Tacotron2
-    from ..models.waveglow.model import WaveGlow
     from ..models.tacotron2.voice import Tacotron2Voice
+    from ..models.waveglow.model import WaveGlow
 
 _PREFIXES = ("module.1.", "module.")
 _KINDS = {"tacotron2": "Tacotron2 (text -> mel)", "waveglow": "WaveGlow (mel -> audio)"}
