@@ -3,13 +3,13 @@ profile per shape bucket.
 
 The stage graphs (encode, frames, vocode, and an autoregressive family's decode block) are exported with
 dynamic axes (`onnx.export_stages`) and parsed by TensorRT. Each stage's engine carries one optimization
-profile per bucket: for the id bucket (or frame bucket) edge e above the previous edge p, the profile
-spans p+1..e with e as its optimum, so the engine's padded inputs (always exactly e) run the kernels tuned for them; one more
-profile covers sizes past the last edge (the engine rounds those to multiples of it), and the decoder
-has an exact profile per streaming window size. Engines, the ONNX they came from and a manifest live
-in a directory keyed by the weights, the profiles, the precision, the GPU and the TensorRT / torch /
-onnx versions (`~/.cache/sonorant/tensorrt/<key>`); the layer timing cache is shared per GPU and
-TensorRT version. A plan file that fails to deserialize is rebuilt.
+profile per bucket: for the id bucket (or frame bucket) edge e above the previous edge p, the profile spans
+p+1..e with e as its optimum, so the engine's padded inputs (always exactly e) run the kernels tuned for
+them; one more profile covers sizes past the last edge (the engine rounds those to multiples of it), and the
+decoder has an exact profile per streaming window size. Engines, the ONNX they came from and a manifest live
+in a directory keyed by the weights, the profiles, the precision, the GPU and the TensorRT / torch / onnx
+versions (`~/.cache/sonorant/tensorrt/<key>`); the layer timing cache is shared per GPU and TensorRT
+version. A plan file that fails to deserialize is rebuilt.
 
 `precision="fp16"` or `"bf16"` lets TensorRT pick reduced-precision kernels for the decoder (`vocode`,
 most of the work); `encode` and `frames` stay fp32 by default (`fp32_stages`), as in the other
