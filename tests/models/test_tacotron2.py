@@ -18,8 +18,6 @@ from sonorant.models.tacotron2.stages import decode_all, unpack_noise
 from sonorant.models.waveglow import WaveGlow, WaveGlowConfig
 from sonorant.voices.nvidia import load_tacotron2, load_waveglow
 
-pytestmark = pytest.mark.skipif(not TACOTRON2.exists(), reason="DLE fixtures not present")
-
 
 @pytest.fixture(scope="module")
 def taco() -> Tacotron2:

@@ -14,8 +14,6 @@ from sonorant.models.waveglow import Denoiser, WaveGlow, WaveGlowConfig
 from sonorant.models.waveglow.model import Invertible1x1
 from sonorant.voices.nvidia import load_waveglow
 
-pytestmark = pytest.mark.skipif(not WAVEGLOW.exists(), reason="DLE fixtures not present")
-
 
 @pytest.fixture(scope="module")
 def waveglow() -> WaveGlow:

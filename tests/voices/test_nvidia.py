@@ -14,8 +14,6 @@ from sonorant.models.tacotron2 import Tacotron2
 from sonorant.models.waveglow import WaveGlow
 from sonorant.voices.nvidia import load_tacotron2, load_waveglow, probe, read_dle
 
-pytestmark = pytest.mark.skipif(not TACOTRON2.exists(), reason="DLE fixtures not present")
-
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["state_dict"]
