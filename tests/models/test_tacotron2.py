@@ -175,8 +175,7 @@ def test_dle_batch_parity(taco: Tacotron2, waveglow: WaveGlow, ref: dict[str, np
     its encoder convolutions read the pad symbol's embedding past each row's end, and its postnet the frames a
     row decodes after it stopped; sonorant gives every row its batch-1 result, tested against DLE's batch-1
     runs above. So the postnet's last `postnet_reach` frames are compared only for a row that ran to the end.)"""
-    if "batch_ids" not in ref:
-        pytest.skip("no batched DLE reference")
+    assert "batch_ids" in ref, "the committed DLE fixture lacks its batched reference (tools/dle_fixtures.py)"
     ids, lengths = torch.from_numpy(ref["batch_ids"]).long(), torch.from_numpy(ref["batch_input_lengths"]).long()
     masks = torch.from_numpy(ref["batch_masks"]).float().permute(1, 0, 2, 3)  # [b, steps, 2, p]
     expected_counts = torch.from_numpy(ref["batch_mel_lengths"]).long() + 1
@@ -334,3 +333,12 @@ def test_stages_export_to_onnx(taco: Tacotron2, waveglow: WaveGlow, tmp_path, na
             assert g.shape == tuple(w.shape), (name, out)
             assert float(np.abs(g - w.numpy()).max()) <= 1e-4, (name, out)
         assert not taco.training and not waveglow.training  # the exporter left the shared modules in eval mode
+
+
+def test_too_few_prenet_masks_is_a_clear_error(taco: Tacotron2) -> None:
+    from sonorant.errors import ConfigError
+
+    ids = torch.randint(1, 148, (1, 9))
+    masks = torch.ones(1, 3, 2, taco.cfg.prenet_dim)
+    with pytest.raises(ConfigError, match="prenet_masks covers 3 steps"):
+        taco.infer(ids, torch.tensor([9]), prenet_masks=masks, gate_threshold=0.99)

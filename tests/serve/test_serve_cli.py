@@ -70,6 +70,7 @@ def test_serve_subprocess_answers_and_stops_cleanly(steady_voice_files: Path, tm
     (["serve", "--api-key-file", "/nonexistent/key"], "API key file"),
     (["serve", "--max-queue", "0"], "max_queue"),
     (["serve", "--max-phoneme-ids", "0"], "max_phoneme_ids"),
+    (["serve", "--denoise", "0.1"], "--denoise applies to none of the voices given"),
 ])
 def test_bad_serve_arguments_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2

@@ -132,8 +132,12 @@ def run_serve_command(args: argparse.Namespace) -> int:
                          api_key=_api_key(args))
     if config.api_key is None and not _is_loopback(args.host):
         _LOG.warning("listening on %s without --api-key: anyone who can reach it can use it", args.host)
-    voices = [load_voice(v, **options_for(v, cli_options(args)), runtime=args.runtime, device=args.device)
-              for v in (args.voice or [None])]
+    given = cli_options(args)
+    per_voice = [(v, options_for(v, given)) for v in (args.voice or [None])]
+    unused = sorted(set(given) - {k for _, opts in per_voice for k in opts})
+    if unused:  # e.g. --denoise with Piper voices only: refused, not ignored
+        raise ConfigError(f"--{' --'.join(unused)} applies to none of the voices given")
+    voices = [load_voice(v, **opts, runtime=args.runtime, device=args.device) for v, opts in per_voice]
     service = SpeechService(voices, config)
     service.warmup()
     server = SpeechServer(service, args.host, args.port, wyoming=args.wyoming, log_level="info" if getattr(args, "verbose", 0) else "warning")

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from ...errors import DecodeLimitError
+from ...errors import ConfigError, DecodeLimitError
 from .config import Tacotron2Config
 from .layers import Decoder, Encoder, Postnet, length_mask
 
@@ -82,7 +82,7 @@ class Tacotron2(nn.Module):
         """The reference decoding loop. ids [b, t_x], lengths [b]; prenet_masks [b, steps, 2, prenet_dim] 0/1
         keep masks of the prenet's two layers per step (None: drawn with torch.bernoulli(0.5)); gate_threshold
         and max_steps default to the config's. Raises `DecodeLimitError` if a row is still live after
-        max_steps steps, ValueError if prenet_masks has too few steps."""
+        max_steps steps, `ConfigError` if prenet_masks has too few steps."""
         cfg = self.cfg
         thr = cfg.gate_threshold if gate_threshold is None else gate_threshold
         limit = cfg.max_decoder_steps if max_steps is None else max_steps
@@ -102,7 +102,8 @@ class Tacotron2(nn.Module):
             elif s < prenet_masks.shape[1]:
                 m = prenet_masks[:, s].to(memory.dtype)  # [b, 2, p]
             else:
-                raise ValueError(f"prenet_masks covers {prenet_masks.shape[1]} steps; decoding needs more")
+                raise ConfigError(f"prenet_masks covers {prenet_masks.shape[1]} steps; decoding needs more (give "
+                                  f"at least max_steps = {limit})")
             state, gate = self.decoder.step(state, memory, processed, pad, (m[:, 0], m[:, 1]))
             frames.append(state.frame)
             gates.append(gate)
