@@ -194,6 +194,54 @@ class Encoded:
     """Conditioning vector [b, G, 1], or None."""
 
 
+@dataclass(frozen=True)
+class CodecSpec:
+    """A token codec: discrete codes [b, K, T] <-> audio (Encodec; k-means units over a vocoder's latents)."""
+
+    name: str
+    """A label for logs, caches and the bench ("encodec_24khz", "units"), never branched on."""
+    sample_rate: int
+    """Audio samples per second."""
+    hop: int
+    """Audio samples per code frame."""
+    codebooks: int
+    """Codes per frame (K)."""
+    bins: int
+    """Values a code takes (0 <= code < bins)."""
+    channels: int
+    """Channels of the continuous frames the codes embed to (the decoder's input)."""
+    lookahead: int = 0
+    """Code frames after a frame that can change its audio (0 for a causal decoder such as Encodec's);
+    streaming holds back this many frames until more codes or the end arrive."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return asdict(self)
+
+
+class Codec(Protocol):
+    """What a codec module (an `nn.Module`) offers: codes -> audio, whole or streamed with state carried.
+
+    `decode_stream` over consecutive chunks of codes, with `last=True` on the final chunk, gives the same
+    audio as `decode` on the whole (the stream state carries whatever the decoder needs: causal convolution
+    context, an LSTM's state, held-back frames of a non-causal decoder)."""
+
+    spec: CodecSpec
+
+    def decode(self, codes: Any, lengths: Any = None) -> Any:
+        """codes [b, K, T] int64 -> audio [b, T * hop] f32 (`lengths` [b] frames; audio past a row's
+        length is zero)."""
+        ...
+
+    def stream_state(self, batch: int) -> Any:
+        """The state before the first chunk of a stream of `batch` rows."""
+        ...
+
+    def decode_stream(self, codes: Any, state: Any, last: bool) -> tuple[Any, Any]:
+        """codes [b, K, t] (the next chunk) -> (audio [b, n] for the frames now final, the new state)."""
+        ...
+
+
 class StagedModel(Protocol):
     """What a family's model (an `nn.Module`) offers runtimes: its spec and its three stage modules,
     each an `nn.Module` whose `forward` has the signature in this module's docstring."""
