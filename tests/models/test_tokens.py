@@ -108,7 +108,7 @@ def test_grouped_heads_read_kv_head_q_mod_g():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(heads=6), "multiple of kv_heads"),
+    (dict(heads=5), "multiple of kv_heads"),
     (dict(ffn="relu"), "ffn must be one of"),
     (dict(layers=0), "layers must be at least 1"),
 ])
