@@ -168,6 +168,24 @@ def test_greedy_matches_upstream_generate(model, ref: dict) -> None:
     assert batch.tolist() == ref["greedy_batch"].tolist() == ref["greedy"].tolist()
 
 
+def test_upstream_beam_scores_rescored(model, ref: dict) -> None:
+    """Upstream's 4 final beams per text, scored by teacher forcing here: `sequences_scores` is the sum of
+    the generated tokens' log-probabilities (EOS included, BOS not) over their count (length_penalty 1)."""
+    assert ref["meta"]["beam_settings"]["length_penalty"] == 1.0
+    assert any(any(e) for e in ref["meta"]["beam_ended"])  # some final beams ended on EOS
+    worst = 0.0
+    for t, s in enumerate(ref["src_lengths"].tolist()):
+        src = _t(ref["src"][t:t + 1, :s])
+        for j, seq in enumerate(_t(ref["beam_sequences"][t])):
+            ends = (seq[1:] == EOS).nonzero()
+            n = int(ends[0]) + 2 if len(ends) else len(seq)  # BOS .. EOS, or the whole bounded row
+            with torch.no_grad():
+                logp = model(src, torch.tensor([s]), seq[None, : n - 1], torch.tensor([n - 1])).log_softmax(-1)[0]
+            score = logp.gather(-1, seq[1:n, None]).sum().item() / (n - 1)
+            worst = max(worst, abs(score - float(ref["beam_scores"][t, j])))
+    assert worst <= TOL, worst
+
+
 # ---- other checkpoint layouts and bad input ----------------------------------------------------------------
 
 
