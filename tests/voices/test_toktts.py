@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from sonorant.errors import ConfigError, VoiceError
+from sonorant.config import Decoding
+from sonorant.errors import ConfigError, DecodeLimitError, VoiceError
+from sonorant.runtimes.token_decoding import Batch, TokenDecoder
 from sonorant.text import bytes as byt5
 from sonorant.voices import toktts_loader
 from sonorant.voices.toktts import (
@@ -134,24 +137,23 @@ def test_step_with_cache_matches_teacher_forcing(model, ref: dict) -> None:
 # ---- greedy decoding --------------------------------------------------------------------------------------
 
 
-def greedy(model, src: torch.Tensor, src_lengths: torch.Tensor, max_length: int) -> torch.Tensor:
-    """A plain greedy loop over `step` with a static cache (the engine's decoding replaces it): rows
-    [b, max_length] starting with BOS, EOS-padded after a row ends, as `generate` returns them."""
-    b = src.shape[0]
-    with torch.no_grad():
-        ck, cv, cbias = model.cross_kv(model.encode(src, src_lengths), src_lengths)
-        k, v = model.new_cache(b, max_length)
-        out = torch.full((b, max_length), EOS)
-        out[:, 0] = BOS
-        done = torch.zeros(b, dtype=torch.bool)
-        for t in range(max_length - 1):
-            logits = model.step(out[:, t:t + 1], torch.full((b,), t), k, v, ck, cv, cbias)  # [b, 1, V]
-            nxt = torch.where(done, EOS, logits[:, -1].argmax(-1))
-            out[:, t + 1] = nxt
-            done |= nxt == EOS
-            if done.all():
-                break
+def decode(model, src: torch.Tensor, src_lengths: torch.Tensor, max_length: int, opts: Decoding) -> torch.Tensor:
+    """The engine's decoder, its rows laid out as `generate` returns them: [b, max_length], BOS first,
+    EOS-padded after a row ends (rows that hit the bound come from the `DecodeLimitError`)."""
+    batch = Batch(src, src_lengths, torch.zeros(src.shape[0], dtype=torch.int64))
+    try:
+        rows = TokenDecoder(model).generate(batch, replace(opts, max_tokens=max_length - 1))
+    except DecodeLimitError as err:
+        rows = err.tokens
+    out = torch.full((src.shape[0], max_length), EOS)
+    out[:, 0] = BOS
+    for r, row in enumerate(rows):
+        out[r, 1:1 + len(row)] = torch.from_numpy(row)
     return out
+
+
+GREEDY = Decoding(method="greedy", temperature=0.0)
+BEAM = Decoding(method="beam", beams=4, temperature=0.0, length_penalty=1.0)
 
 
 def test_greedy_matches_upstream_generate(model, ref: dict) -> None:
@@ -162,10 +164,27 @@ def test_greedy_matches_upstream_generate(model, ref: dict) -> None:
     src, sl = _t(ref["src"]), _t(ref["src_lengths"])
     for r in range(len(meta["texts"])):
         s = int(sl[r])
-        row = greedy(model, src[r:r + 1, :s], sl[r:r + 1], max_length)[0]
+        row = decode(model, src[r:r + 1, :s], sl[r:r + 1], max_length, GREEDY)[0]
         assert row.tolist() == ref["greedy"][r].tolist(), f"text {r}"
-    batch = greedy(model, src, sl, max_length)
+    batch = decode(model, src, sl, max_length, GREEDY)
     assert batch.tolist() == ref["greedy_batch"].tolist() == ref["greedy"].tolist()
+
+
+def test_beam_search_matches_upstream_best(model, ref: dict) -> None:
+    """4 beams, length_penalty 1, early_stopping False: the best hypothesis is upstream's, for each text
+    alone and for the padded batch (one text ends on EOS, three are cut by the bound there and here)."""
+    meta = ref["meta"]
+    settings = meta["beam_settings"]
+    assert (settings["num_beams"], settings["do_sample"], settings["early_stopping"]) == (4, False, False)
+    max_length = settings["max_length"]
+    src, sl = _t(ref["src"]), _t(ref["src_lengths"])
+    for r in range(len(meta["texts"])):
+        s = int(sl[r])
+        row = decode(model, src[r:r + 1, :s], sl[r:r + 1], max_length, BEAM)[0]
+        assert row.tolist() == ref["beam_best"][r].tolist(), f"text {r}"
+    batch = decode(model, src, sl, max_length, BEAM)
+    assert batch.tolist() == ref["beam_batch_best"].tolist()
+    assert batch[1].tolist() != ref["greedy"][1].tolist()  # beam search chose differently from greedy here
 
 
 def test_upstream_beam_scores_rescored(model, ref: dict) -> None:
