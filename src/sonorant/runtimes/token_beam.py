@@ -35,7 +35,7 @@ def beam_search(dec: TokenDecoder, batch: Batch, opts: Decoding, stats: DecodeSt
     expand = torch.arange(b, device=dev).repeat_interleave(width)  # [b * B] the source row of each beam
     src, lengths = batch.src[expand], batch.src_lengths[expand]
     ck, cv, cb = dec.run("encode", dec._encode, src, lengths)
-    k, v = dec.model.new_cache(rows, limit, device=dev)
+    k, v = dec.model.new_cache(rows, dec.slots(limit), device=dev)
     cur = torch.full((rows, 1), dec.cfg.bos, dtype=torch.int64, device=dev)
     run_seq = np.full((b, width, limit), dec.cfg.pad, dtype=np.int64)
     run_score = np.full((b, width), _LOST, dtype=np.float32)
@@ -85,6 +85,8 @@ def beam_search(dec: TokenDecoder, batch: Batch, opts: Decoding, stats: DecodeSt
         gather = torch.from_numpy((base + chosen_parent).reshape(-1)).to(dev)
         dec.run("reorder", dec._reorder, k, v, gather)
         cur = torch.from_numpy(run_seq[:, :, t].reshape(-1, 1)).to(dev)
+        if dec._warmup:
+            return []
     stats.beam_rounds.append(t + 1)
     out, stuck = [], []
     for r in range(b):

@@ -20,10 +20,14 @@ import numpy as np
 import torch
 
 from ..config import Decoding
+from ..engine.buckets import bucket_size
 from ..errors import DecodeLimitError
 from .token_sampling import ACCEPT_STREAM, RESIDUAL_STREAM, choose, gumbel, probabilities, uniform
 
 _LOG = logging.getLogger(__name__)
+
+SLOT_EDGES = (64, 128, 256, 512, 1024, 2048, 4096)
+"""Cache slot buckets: a graph serves every bound whose slots round up to the same edge."""
 
 Graph = Callable[..., Any]
 """A graph runner: `run(name, fn, *args)` calls fn(*args) as the runtime does (eagerly, compiled once per
@@ -77,12 +81,15 @@ def _knobs(opts: Decoding, b: int, device: torch.device) -> tuple[torch.Tensor, 
 class TokenDecoder:
     """Runs a `TokenTransformer`'s decoding loops through a graph runner."""
 
-    def __init__(self, model: Any, run: Graph = eager, sync_every: int = 8) -> None:
+    def __init__(self, model: Any, run: Graph = eager, sync_every: int = 8, max_tokens: int | None = None) -> None:
         self.model = model
         self.cfg = model.cfg
+        self.max_tokens = max_tokens
+        """The bound when a request sets none (None: every target position the model has)."""
         self.run = run
         self.sync_every = sync_every
         """Steps between host reads of the live flags (greedy and sampling)."""
+        self._warmup = False
 
     # ---- graphs ----------------------------------------------------------------------------------------
 
@@ -152,15 +159,21 @@ class TokenDecoder:
         limit = self.cfg.max_target - 1  # position 0 holds the start token
         if opts.max_tokens is not None and opts.max_tokens > limit:
             raise DecodeLimitError(f"max_tokens {opts.max_tokens} exceeds this model's {limit} target positions")
-        return opts.max_tokens or limit
+        return opts.max_tokens or self.max_tokens or limit
 
-    def generate(self, batch: Batch, opts: Decoding, stats: DecodeStats | None = None) -> list[np.ndarray]:
+    def slots(self, tokens: int) -> int:
+        """Cache slots (= the `out` buffer's width) for a loop that may write `tokens` positions."""
+        return bucket_size(tokens, SLOT_EDGES)
+
+    def generate(self, batch: Batch, opts: Decoding, stats: DecodeStats | None = None,
+                 warmup: bool = False) -> list[np.ndarray]:
         """Each row's tokens (EOS included, start token excluded) as int64 arrays.
 
         Raises `DecodeLimitError` if a row has not emitted EOS within the bound (its partial tokens are on
-        the error's `tokens`)."""
+        the error's `tokens`). `warmup=True` runs each graph of the method once and returns nothing."""
         stats = stats if stats is not None else DecodeStats()
-        with torch.inference_mode():
+        self._warmup = warmup
+        with torch.no_grad():
             if opts.method == "beam":
                 return self._beam(batch, opts, stats)
             if opts.method == "speculative":
@@ -181,28 +194,32 @@ class TokenDecoder:
     def _sampled(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
         limit = self.bound(opts)
         b, dev = batch.src.shape[0], batch.src.device
-        ck, cv, cb, k, v = self._prepare(batch, limit)
+        slots = self.slots(limit)
+        ck, cv, cb, k, v = self._prepare(batch, slots)
         cur, pos, live = self._start(b, dev)
-        out = torch.full((b, limit), self.cfg.pad, dtype=torch.int64, device=dev)
+        out = torch.full((b, slots), self.cfg.pad, dtype=torch.int64, device=dev)
         knobs = _knobs(opts, b, dev)
         done = False
         for step in range(limit):
             cur, pos, live = self.run("step", self._sample_step, cur, pos, live, out, k, v, ck, cv, cb,
                                       batch.seeds, *knobs)
             stats.steps += 1
+            if self._warmup:
+                return []
             if (step + 1) % self.sync_every == 0 or step + 1 == limit:
                 stats.host_reads += 1
                 if not bool(live.any()):
                     done = True
                     break
-        return self._finish(out, live, limit, done)
+        return self._finish(out[:, :limit], live, limit, done)
 
     def _speculative(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
         limit, g = self.bound(opts), opts.draft
         b, dev = batch.src.shape[0], batch.src.device
-        ck, cv, cb, k, v = self._prepare(batch, limit + g + 1)
+        slots = self.slots(limit + g + 1)
+        ck, cv, cb, k, v = self._prepare(batch, slots)
         cur, pos, live = self._start(b, dev)
-        out = torch.full((b, limit + g + 1), self.cfg.pad, dtype=torch.int64, device=dev)
+        out = torch.full((b, slots), self.cfg.pad, dtype=torch.int64, device=dev)
         knobs = _knobs(opts, b, dev)
         counts = torch.zeros(2, dtype=torch.int64, device=dev)
         done = False
@@ -218,6 +235,8 @@ class TokenDecoder:
                                          k, v, ck, cv, cb, batch.seeds, *knobs)
             counts += c
             stats.host_reads += 1
+            if self._warmup:
+                return []
             live_host, pos_host = live.cpu().numpy(), pos.cpu().numpy()
             if not live_host.any():
                 done = True

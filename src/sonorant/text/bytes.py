@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from sonorant.errors import TextError
 
-__all__ = ["EOS", "OFFSET", "PAD", "UNK", "VOCAB", "decode", "encode", "pad_batch"]
+__all__ = ["EOS", "OFFSET", "PAD", "UNK", "VOCAB", "ByteTokenizer", "byte_pipeline", "decode", "encode", "pad_batch"]
 
 PAD = 0
 """Padding id (ByT5's ``<pad>``)."""
@@ -73,3 +73,35 @@ def pad_batch(rows: Sequence[Sequence[int]], width: int | None = None) -> tuple[
     if lengths and max(lengths) > width:
         raise TextError(f"a row of {max(lengths)} ids does not fit a width of {width}")
     return [list(r) + [PAD] * (width - len(r)) for r in rows], lengths
+
+
+class ByteTokenizer:
+    """The byte front end as a `text.pipeline.Tokenizer`: symbols are the sentence's characters, ids their
+    UTF-8 bytes + 3 and one EOS (toktts' input)."""
+
+    separator = ""
+
+    def symbols(self, text: str) -> list[str]:
+        """The characters of one sentence's text."""
+        return list(text)
+
+    def symbol_ids(self, symbols: Sequence[str]) -> list[int]:
+        """The ids of a run of characters (with the closing EOS)."""
+        return encode("".join(symbols))
+
+    def max_symbols(self, max_ids: int) -> int:
+        """Characters that surely fit `max_ids` ids (a character is at most 4 bytes, plus the EOS)."""
+        return max(1, (max_ids - 1) // 4)
+
+
+def byte_pipeline(normalize: bool, max_ids: int):  # noqa: ANN201 - a TextPipeline
+    """The text pipeline of a byte-input voice: sonorant's English normalizer when `normalize` (numbers,
+    dates, ... as words; toktts itself reads text as written, which `normalize_text=False` keeps), then
+    `ByteTokenizer`."""
+    from functools import partial
+
+    from . import normalizer as norm
+    from .pipeline import TextPipeline
+
+    normalizer = partial(norm.normalize, lang="en") if normalize else norm.identity
+    return TextPipeline.for_tokenizer(ByteTokenizer(), normalizer=normalizer, max_ids=max_ids, lang="en")

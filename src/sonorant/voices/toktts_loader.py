@@ -14,8 +14,7 @@ Generation settings are not in the checkpoint: toktts' `generate_samples.py` use
 decoder `seq_length` + 1 (301 for 2 s of audio; `seq_length` lands in the decoder config from toktts' yaml),
 `num_beams=4`, `do_sample=True`; `TokttsCheckpoint` carries them as defaults.
 
-`probe` / `read_checkpoint` only read JSON and file headers; the weights are `voices.toktts`'s job. Not in
-the voice registry yet.
+`probe` / `read_checkpoint` only read JSON and file headers; the weights are `voices.toktts`'s job.
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ from typing import Any
 
 from ..errors import ConfigError, VoiceError
 from ..models.tokens.config import StackConfig, TokenModelConfig
+from .card import LoadedVoice, VoiceCard
+from .token_source import token_source
 
 SAMPLE_RATE = 24000
 """Encodec 24 kHz: audio samples per second."""
@@ -211,3 +212,43 @@ def _token(value: Any, default: int) -> int:
     if isinstance(value, list):
         value = value[0] if value else None
     return default if value is None else int(value)
+
+
+# ---- the voice registry's entry points ----------------------------------------------------------------------
+
+DIRECTORIES = True
+"""A toktts voice is a directory (the registry probes directories only with loaders that say so)."""
+OPTIONS = ("codec", "max_tokens")
+"""The options `load` takes (`load_voice(..., codec=...)`, the CLI's --codec)."""
+
+
+def load(path: Path, *, name: str | None = None, codec: str | Path | None = None,
+         max_tokens: int | None = None) -> LoadedVoice:
+    """The toktts checkpoint at `path` speaking through the Encodec `codec` (Meta's `.th` or a transformers
+    directory). `max_tokens` is the default bound on generated tokens (toktts' own: `seq_length`, 300)."""
+    from .codecs import codec_info
+
+    ckpt = read_checkpoint(path)
+    if codec is None:
+        raise VoiceError(f"{ckpt.path} is a toktts token model: it needs the Encodec codec its tokens are for, "
+                         "e.g. load_voice(voice, codec='encodec_24khz.th') or --codec encodec_24khz.th")
+    info = codec_info(codec)
+    bound = ckpt.max_length - 1 if max_tokens is None else int(max_tokens)
+    if not 1 <= bound <= ckpt.model.max_target - 1:
+        raise ConfigError(f"max_tokens must be in 1..{ckpt.model.max_target - 1}, got {max_tokens}")
+    card = VoiceCard(name=name or ckpt.path.name, family="toktts", sample_rate=info.sample_rate, language="en",
+                     tokens=True)
+    return LoadedVoice(card, token_source("toktts", ckpt.path, Path(codec), bound, _build), byte_pipeline,
+                       ckpt.path, ckpt)
+
+
+def _build(path: Path) -> Any:
+    from .toktts import load_toktts
+
+    return load_toktts(path)
+
+
+def byte_pipeline(normalize: bool, max_ids: int) -> Any:
+    from ..text.bytes import byte_pipeline as pipeline
+
+    return pipeline(normalize, max_ids)
