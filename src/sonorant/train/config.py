@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .frontends import FRONTENDS
 from .schema import SchemaError, build, describe_schema, to_plain
 
@@ -167,6 +168,8 @@ class TrainConfig:
     """What not to train."""
     eval: EvalSection = field(default_factory=EvalSection)
     """How to listen to the model while it trains."""
+    source: str = field(default="<config>", init=False, compare=False, repr=False)
+    """The file the config was read from (named in errors; not a key of the file)."""
 
     def eval_sentences(self) -> list[str]:
         """The eval sentences: the inline ones, then those of sentences_file."""
@@ -178,12 +181,24 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (paths as absolute strings), as stored in run.json and in checkpoints."""
-        return to_plain(self)
+        return {k: v for k, v in to_plain(self).items() if k != "source"}
+
+    def error(self, exc: ConfigError) -> ConfigError:
+        """`exc` with this config's file named first when its message starts with a key of the file."""
+        message = str(exc)
+        if message.split(".", 1)[0].split(":", 1)[0] in SECTIONS and not message.startswith(f"{self.source}: "):
+            return type(exc)(f"{self.source}: {message}")
+        return exc
+
+
+SECTIONS = ("model", "data", "train", "optim", "freeze", "eval")
+"""The sections of a config file."""
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>", base: Path | None = None) -> TrainConfig:
     """A checked `TrainConfig` from parsed data; `source` names it in errors, `base` anchors relative paths."""
     config: TrainConfig = build(TrainConfig, data, source, base)
+    object.__setattr__(config, "source", source)
     if config.data.frontend not in FRONTENDS:
         hint = difflib.get_close_matches(config.data.frontend, list(FRONTENDS), n=1)
         raise SchemaError(f"{source}: data.frontend: unknown front end {config.data.frontend!r}"

@@ -359,8 +359,8 @@ class BucketSampler:
 
     def __init__(self, lengths: np.ndarray, step_size: int, seed: int, pool: int) -> None:
         if len(lengths) < step_size:
-            raise ConfigError(f"the training split has {len(lengths)} examples, fewer than one step's "
-                              f"train.batch_size x train.grad_accum = {step_size}")
+            raise ConfigError(f"train.batch_size: the training split has {len(lengths)} examples, fewer than one "
+                              f"step's train.batch_size x train.grad_accum = {step_size}")
         self.lengths, self.step_size, self.seed, self.pool = np.asarray(lengths), step_size, seed, pool
 
     def epoch(self, epoch: int) -> list[np.ndarray]:

@@ -16,7 +16,10 @@ def train_device(name: str) -> torch.device:
     """The device train.device names ("auto", "cpu", "cuda", "cuda:N"); XLA is not a training device here."""
     from ..devices import resolve_device
 
-    resolved = resolve_device(name)
+    try:
+        resolved = resolve_device(name)
+    except ConfigError as exc:
+        raise ConfigError(f"train.device: {exc}") from None
     if resolved.startswith("xla"):
         raise ConfigError(f"train.device: {name!r}: training runs on cpu or cuda, not on XLA")
     return torch.device(resolved)

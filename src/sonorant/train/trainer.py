@@ -123,6 +123,13 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, model: nn.Module | None = None, codec: AudioEncoder | None = None,
                  synthesize: Synthesize | None = None, judge: Judge | None = None, resume: bool = False,
                  force: bool = False) -> None:
+        try:
+            self._setup(config, model, codec, synthesize, judge, resume, force)
+        except ConfigError as exc:
+            raise config.error(exc) from None
+
+    def _setup(self, config: TrainConfig, model: nn.Module | None, codec: AudioEncoder | None,
+               synthesize: Synthesize | None, judge: Judge | None, resume: bool, force: bool) -> None:
         self.config = config
         t = config.train
         self.device = train_device(t.device)
@@ -345,6 +352,12 @@ class Trainer:
 
     def run(self, stop_at: int | None = None) -> TrainResult:
         """Train to train.steps (or stop after step `stop_at`, or at Ctrl-C), checkpointing on the way."""
+        try:
+            return self._run(stop_at)
+        except ConfigError as exc:
+            raise self.config.error(exc) from None
+
+    def _run(self, stop_at: int | None) -> TrainResult:
         from tqdm import tqdm
 
         t = self.config.train
