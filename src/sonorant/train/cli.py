@@ -25,7 +25,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     """Register the `train` and `pseudo-label` subcommands."""
     p = sub.add_parser("train", help="train a token model from a YAML/TOML config", description=_TRAIN_HELP)
     p.add_argument("config", nargs="?", help="the training config (.yaml, .yml or .toml)")
-    p.add_argument("--resume", action="store_true", help="continue the run in train.output_dir from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in train.output_dir from its last checkpoint")
     p.add_argument("--force", action="store_true", help="delete the run in train.output_dir and start over")
     p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
                    help="stop after this step with a checkpoint (continue later with --resume)")
@@ -102,5 +103,6 @@ def run_pseudo_label_command(args: argparse.Namespace) -> int:
     report = pseudo_label(Path(args.manifest), Path(args.output), generate, FRONTENDS[data["frontend"]],
                           batch_size=args.batch_size, codec=codec, max_audio_seconds=data["max_audio_seconds"],
                           skip_failed=args.skip_failed, force=args.force)
-    print(f"wrote {report.written} lines to {report.output}" + (f" ({report.skipped} left out)" if report.skipped else ""))
+    left_out = f" ({report.skipped} left out)" if report.skipped else ""
+    print(f"wrote {report.written} lines to {report.output}{left_out}")
     return 0

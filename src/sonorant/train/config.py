@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from .frontends import FRONTENDS
 from .schema import SchemaError, build, describe_schema, to_plain
 
+
 @dataclass(frozen=True)
 class ModelSection:
     """Which model to train and how it is built."""

@@ -31,8 +31,19 @@ from torch import nn
 from ..errors import ConfigError, SonorantError
 from .checkpoint import load_checkpoint, load_weights, plan_run, rng_state, save_checkpoint, set_rng_state, start_run
 from .config import TrainConfig
-from .data import (IGNORE, CODECS, AudioEncoder, Batch, BucketSampler, Pairs, check_ids, collate, default_cache_dir,
-                   make_pairs, tokenize_manifest)
+from .data import (
+    CODECS,
+    IGNORE,
+    AudioEncoder,
+    Batch,
+    BucketSampler,
+    Pairs,
+    check_ids,
+    collate,
+    default_cache_dir,
+    make_pairs,
+    tokenize_manifest,
+)
 from .evaluate import Judge, evaluate, make_judge
 from .freeze import apply_freeze
 from .frontends import FRONTENDS
