@@ -119,9 +119,24 @@ def test_stop_at_then_resume_matches_and_config_changes_are_refused(tmp_path: Pa
     changed = _config(tmp_path, manifest, "b", optim={"lr": 5e-3}, steps=5)
     with pytest.raises(ConfigError, match=r"differs from the run's in optim\.lr"):
         Trainer(changed, resume=True)
-    resumed = Trainer(_config(tmp_path, manifest, "b", steps=5, log_every=2), resume=True)  # log_every may change
+    # log_every and keep_last may change on resume
+    resumed = Trainer(_config(tmp_path, manifest, "b", steps=5, log_every=2, keep_last=2), resume=True)
     resumed.run()
     for (name, p), q in zip(straight.model.named_parameters(), resumed.model.parameters()):
+        assert torch.equal(p, q), name
+    # checkpoints at 2 (the stop), 3 and 5: the last two kept, and no temporary file left behind
+    assert sorted(p.name for p in (resumed.run_dir / "checkpoints").iterdir()) == ["step-00000003.pt",
+                                                                                  "step-00000005.pt"]
+
+
+def test_model_init_starts_from_a_checkpoint(tmp_path: Path, manifest: Path) -> None:
+    first = Trainer(_config(tmp_path, manifest, "first", steps=2))
+    checkpoint = first.run().checkpoint
+    data = _config(tmp_path, manifest, "second", steps=2).to_dict()
+    data["model"]["init"] = str(checkpoint)
+    second = Trainer(parse_config(data, "test"))
+    assert second.step == 0
+    for (name, p), q in zip(first.model.named_parameters(), second.model.parameters()):
         assert torch.equal(p, q), name
 
 
@@ -194,3 +209,13 @@ def test_run_directory_guard_and_force(tmp_path: Path, manifest: Path) -> None:
     assert again.step == 0 and list_checkpoints(again.run_dir) == []
     again.run()
     assert [r["step"] for r in _records(again.run_dir, "train")] == [1, 2]
+
+
+def test_a_diverged_loss_stops_with_a_clear_error(tmp_path: Path, manifest: Path) -> None:
+    from sonorant.train.trainer import TrainingDiverged
+
+    trainer = Trainer(_config(tmp_path, manifest, steps=2))
+    with torch.no_grad():
+        trainer.model.out.bias.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="the loss is nan at step 1"):
+        trainer.run()

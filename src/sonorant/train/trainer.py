@@ -186,7 +186,7 @@ class Trainer:
         self._epoch_batches: tuple[int, list[np.ndarray]] | None = None
         start_run(plan, config.to_dict())
         if plan.resume_from is not None:
-            self._restore(load_checkpoint(plan.resume_from, self.device))
+            self._restore(load_checkpoint(plan.resume_from))  # on the CPU: RNG states must stay there
             _LOG.info("resumed %s at step %d from %s", self.run_dir, self.step, plan.resume_from)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl", self.step if plan.resume_from else None)
         self.last_checkpoint = plan.resume_from
