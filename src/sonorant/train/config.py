@@ -63,7 +63,7 @@ class DataSection:
     max_audio_seconds: float = field(default=0.0, metadata={"range": (0.0, None)})
     """Audio longer than this is cut to it before encoding, as toktts keeps the first 2 s (0: whole files)."""
     max_source_len: int = field(default=0, metadata={"range": (0, None)})
-    """Examples whose source is longer are left out (counted in the log and the cache index; 0: no limit)."""
+    """Examples whose source is longer are left out (their count is logged; 0: no limit)."""
     max_target_len: int = field(default=0, metadata={"range": (0, None)})
     """Examples whose target (without BOS/EOS) is longer are left out, likewise (0: no limit)."""
     cache_dir: Path | None = None
