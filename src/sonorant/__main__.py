@@ -1,4 +1,4 @@
-"""The `sonorant` command line: speak | voices | bench | serve | export | train | pseudo-label."""
+"""The `sonorant` command line: speak | voices | bench | serve | export | train | train-export | pseudo-label."""
 
 from __future__ import annotations
 
@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             from .train.cli import run_train_command
 
             return run_train_command(args)
+        if args.command == "train-export":
+            from .train.cli import run_train_export_command
+
+            return run_train_export_command(args)
         if args.command == "pseudo-label":
             from .train.cli import run_pseudo_label_command
 

@@ -44,6 +44,15 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     q.add_argument("--force", action="store_true", help="replace the output manifest if it exists")
 
+    e = sub.add_parser("train-export", help="export a 'tokens' training checkpoint as a token voice directory",
+                       description="Write a `sonorant train` checkpoint of model kind 'tokens' as a token voice "
+                       "(voice.json, model.safetensors and a copy of its codec) that sonorant.load_voice and "
+                       "`sonorant speak --voice DIR` read.")
+    e.add_argument("checkpoint", help="a `sonorant train` checkpoint (.pt) of kind 'tokens'")
+    e.add_argument("-o", "--output", required=True, help="the voice directory to write")
+    e.add_argument("--name", default=None, help="the voice's name (default: the directory's)")
+    e.add_argument("--force", action="store_true", help="write into a non-empty directory")
+
 
 def run_train_command(args: argparse.Namespace) -> int:
     """`sonorant train`."""
@@ -105,4 +114,15 @@ def run_pseudo_label_command(args: argparse.Namespace) -> int:
                           skip_failed=args.skip_failed, force=args.force)
     left_out = f" ({report.skipped} left out)" if report.skipped else ""
     print(f"wrote {report.written} lines to {report.output}{left_out}")
+    return 0
+
+
+def run_train_export_command(args: argparse.Namespace) -> int:
+    """`sonorant train-export`."""
+    from pathlib import Path
+
+    from .token_eval import export_run
+
+    out = export_run(Path(args.checkpoint), Path(args.output), name=args.name, force=args.force)
+    print(f"wrote the token voice {out}")
     return 0

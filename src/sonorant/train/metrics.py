@@ -3,7 +3,7 @@
 Each line is a JSON object with a `kind`:
 - "train": step, loss (mean over the steps since the last line), lr, grad_norm (mean, before clipping),
   tokens_per_s (target tokens per second of training), elapsed (training seconds, across resumes), and
-  early_exit_loss when the model has that head;
+  early_exit_loss when the model has that head, aux_loss when the model adds its own (guided attention);
 - "valid": step, valid_loss (mean over every target token of the held-out split);
 - "eval": step, wer (the Whisper judge's corpus WER on the eval sentences), hypotheses, seconds.
 """
@@ -72,6 +72,8 @@ def plot_metrics(records: list[dict[str, Any]], path: Path) -> Path:
         ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss")
         if any("early_exit_loss" in r for r in train):
             ax.plot([r["step"] for r in train], [r.get("early_exit_loss") for r in train], label="early-exit loss")
+        if any("aux_loss" in r for r in train):
+            ax.plot([r["step"] for r in train], [r.get("aux_loss") for r in train], label="guided-attention loss")
     if valid:
         ax.plot([r["step"] for r in valid], [r["valid_loss"] for r in valid], "o-", label="validation loss")
     ax.set_ylabel("cross-entropy (nats/token)")

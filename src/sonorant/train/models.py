@@ -88,6 +88,10 @@ def register_model(kind: str, build: Callable[[Mapping[str, Any]], "nn.Module"],
 
 def model_kind(kind: str) -> ModelKind:
     """The registered kind, or a ConfigError listing the known ones."""
+    if kind not in MODELS and kind == "tokens":  # the built-in kind registers itself on first use
+        from .token_model import register
+
+        register()
     if kind in MODELS:
         return MODELS[kind]
     hint = difflib.get_close_matches(kind, list(MODELS), n=1)

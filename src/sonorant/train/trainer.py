@@ -271,10 +271,15 @@ class Trainer:
         batches = list(self._micro_batches(self.train_set, self._next_step_examples(), t.batch_size))
         tokens = sum(b.target_tokens for b in batches)
         self.model.train()
-        loss_sum, early_sum = 0.0, 0.0
+        loss_sum, early_sum, extra_sum = 0.0, 0.0, 0.0
         for batch in batches:
             ce, early = self._losses(batch.to(self.device))
-            loss = (ce + t.early_exit_weight * early if early is not None else ce) / tokens
+            loss = ce + t.early_exit_weight * early if early is not None else ce
+            extra = getattr(self.model, "extra_loss", None)  # a model's own auxiliary loss, summed over tokens
+            if extra is not None:
+                loss = loss + extra
+                extra_sum += float(extra.detach())
+            loss = loss / tokens
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
             loss_sum += float(ce.detach())
             early_sum += float(early.detach()) if early is not None else 0.0
@@ -295,6 +300,8 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         out = {"loss": loss_sum / tokens, "lr": lr, "grad_norm": float(norm), "tokens": tokens}
+        if extra_sum:
+            out["aux_loss"] = extra_sum / tokens
         if t.early_exit_weight:
             out["early_exit_loss"] = early_sum / tokens
         return out
@@ -393,8 +400,9 @@ class Trainer:
                               "grad_norm": window["grad_norm"] / steps_in_window,
                               "tokens_per_s": window["tokens"] / max(window["seconds"], 1e-9),
                               "elapsed": round(self.elapsed, 3)}
-                    if "early_exit_loss" in window:
-                        record["early_exit_loss"] = window["early_exit_loss"] / steps_in_window
+                    for key in ("early_exit_loss", "aux_loss"):
+                        if key in window:
+                            record[key] = window[key] / steps_in_window
                     self.metrics.write("train", **record)
                     window, steps_in_window = {}, 0
                 if (t.eval_every and self.step % t.eval_every == 0) or self.step == t.steps:

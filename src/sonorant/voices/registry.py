@@ -21,6 +21,7 @@ LOADERS: dict[str, str] = {
     "nemo": "sonorant.voices.nemo_loader",
     "nvidia": "sonorant.voices.nvidia_loader",
     "toktts": "sonorant.voices.toktts_loader",
+    "tokens": "sonorant.voices.tokenvoice_loader",
 }
 """Loader name -> module (probed in this order)."""
 
