@@ -1,0 +1,339 @@
+"""Build the Encodec 24 kHz parity fixtures with Meta's `encodec` package and transformers' `EncodecModel`.
+
+NOT a project module and never imported by sonorant: run with any Python 3.11, it makes (once) a throwaway
+venv and re-runs itself inside it::
+
+    python3 tools/encodec_fixtures.py                 # -> tests/fixtures/encodec (about 1 min with a warm venv)
+    python3 tools/encodec_fixtures.py --out DIR
+
+The venv is ``~/.cache/sonorant-fixtures/venvs/encodec`` with ``encodec==0.1.1``, ``transformers==5.25.0``
+and ``torch==2.13.0`` (pinned in a constraints file, so pip takes the local CPU wheel and never a CUDA
+one); making it takes about a minute.  ``import encodec`` imports ``torchaudio``, whose PyPI build does not
+load next to torch 2.13: a stub module stands in for it (nothing used here calls it).
+
+What it builds (every random draw seeded; the weights and references are reproducible with the same torch):
+
+* ``encodec_tiny.th``: a random-init causal 24 kHz Encodec built with Meta's own classes, exactly as
+  ``EncodecModel._get_model`` builds ``encodec_24khz`` (SEANet encoder and decoder, ratios 8, 5, 4, 2, ELU,
+  weight norm, causal convolutions with reflect padding, a 2-layer LSTM with its skip, a conv shortcut in
+  each residual block, trim_right_ratio 1) but shrunk: ``n_filters`` 2 (the real model: 32), ``dimension``
+  8 (128) and 4 codebooks (32) of 1024 codes each.  Saved with ``torch.save(model.state_dict())``, the way
+  Meta's checkpoints are (keys ``encoder.model.N.conv.conv.weight_g`` / ``_v``, ``decoder.model.N.convtr
+  .convtr.*``, ``*.lstm.weight_ih_l0``, ``quantizer.vq.layers.K._codebook.{inited, cluster_size, embed,
+  embed_avg}``).  There is no sidecar: every size of this file, like the real one's, can be read off the
+  weights' shapes (the sample rate is the 24 kHz model's).
+  Random init is made non-trivial first: Meta's codebooks start at zero (k-means init at the first training
+  batch), so each gets N(0, s^2) codes, s matched to the encoder's output scale on the chirp below; every
+  weight-norm gain ``g`` is scaled by U(0.6, 1.4) so folding it matters.
+* ``encodec_tiny_hf/``: the same weights in a transformers ``EncodecModel`` (``EncodecConfig`` with the
+  shrunk sizes; ``target_bandwidths`` [1.5, 3.0] gives its 4 quantizers), converted by renaming keys
+  (``.model.`` -> ``.layers.``, ``.conv.conv.`` / ``.convtr.convtr.`` -> ``.conv.``, ``vq.layers.K._codebook``
+  -> ``layers.K.codebook``, ``weight_g`` / ``weight_v`` -> ``parametrizations.weight.original0`` / ``1``),
+  loaded strictly and written with ``save_pretrained`` (``config.json`` + ``model.safetensors``).  The
+  references are computed from the directory as ``EncodecModel.from_pretrained`` reads it back.
+* ``encodec_tiny_ref.npz``:
+  - ``codes`` [4, 4, 37] int64: random codes (batch 4, K 4, T 37) with ``lengths`` [37, 20, 5, 1];
+    ``meta_audio_i`` / ``hf_audio_i`` [lengths[i] * 320]: upstream decodes of row i alone at its own length
+    (neither upstream takes lengths).  Row 2 (5 frames) and row 3 (1 frame) are shorter than the first
+    convolution's reflect padding (6), which upstream pads with zeros first.
+  - ``meta_batch_audio`` [4, 37 * 320]: Meta's decode of the whole padded batch (rows past their length
+    decode the padding codes).
+  - ``codes_k2`` [2, 2, 23] and ``meta_audio_k2`` / ``hf_audio_k2`` [2, 23 * 320]: decodes with 2 codebooks
+    (1.5 kbps, the toktts setting).
+  - ``chirp`` [1, 12000] (0.5 s, 100 Hz -> 6 kHz, amplitude 0.5) and ``chirp_odd`` [1, 11111] (its start;
+    not a whole number of frames): ``*_emb`` [1, 8, T] the encoder's output, ``*_codes_bw1_5`` [1, 2, T] and
+    ``*_codes_bw3`` [1, 4, T] Meta's codes at 1.5 and 3 kbps, ``*_margin`` the smallest gap between the
+    nearest and second-nearest code distance over every RVQ step (how safe "identical codes" is).
+* ``README.md``: generated (files, sizes, configs, the measured upstream agreement).
+
+The script checks, and records in the README, that transformers' decode equals Meta's on every case and
+that both give the same codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+VENV = Path.home() / ".cache" / "sonorant-fixtures" / "venvs" / "encodec"
+PINS = ("torch==2.13.0", "encodec==0.1.1", "transformers==5.25.0")
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "tests" / "fixtures" / "encodec"
+
+N_FILTERS = 2
+DIMENSION = 8
+N_Q = 4
+BINS = 1024
+BANDWIDTHS = [1.5, 3.0]
+SAMPLE_RATE = 24_000
+HOP = 320
+LENGTHS = [37, 20, 5, 1]
+
+
+def log(*a: object) -> None:
+    print("[encodec_fixtures]", *a, flush=True)
+
+
+def ensure_venv() -> None:
+    """Re-run this script inside the fixture venv, making the venv first if needed."""
+    python = VENV / "bin" / "python"
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    if not python.exists():
+        log(f"making {VENV} (about a minute)")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        constraints = VENV / "constraints.txt"
+        constraints.write_text("torch==2.13.0\n")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PINS, "-c", str(constraints)], check=True)
+    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def stub_torchaudio() -> None:
+    """`import encodec` imports torchaudio (for its file helpers); its wheel does not load with torch 2.13."""
+    import importlib.machinery
+
+    for name in ("torchaudio", "torchaudio.transforms", "torchaudio.functional"):
+        stub = types.ModuleType(name)
+        stub.__spec__ = importlib.machinery.ModuleSpec(name, None)  # transformers asks find_spec about it
+        sys.modules[name] = stub
+
+
+# ---------------------------------------------------------------------------------------------- building
+
+
+def build_meta():
+    """A shrunk causal 24 kHz Encodec from Meta's classes, with non-trivial random weights."""
+    import torch
+    from encodec import modules as m
+    from encodec import quantization as qt
+    from encodec.model import EncodecModel
+
+    torch.manual_seed(0)
+    enc = m.SEANetEncoder(channels=1, dimension=DIMENSION, n_filters=N_FILTERS, norm="weight_norm", causal=True)
+    dec = m.SEANetDecoder(channels=1, dimension=DIMENSION, n_filters=N_FILTERS, norm="weight_norm", causal=True)
+    quant = qt.ResidualVectorQuantizer(dimension=DIMENSION, n_q=N_Q, bins=BINS)
+    model = EncodecModel(enc, dec, quant, BANDWIDTHS, SAMPLE_RATE, 1, normalize=False, segment=None,
+                         name="encodec_tiny")
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("weight_g"):
+                p.mul_(torch.empty_like(p).uniform_(0.6, 1.4, generator=g))
+        scale = float(model.encoder(chirp(12_000)).std())
+        for layer in model.quantizer.vq.layers:
+            cb = layer._codebook
+            cb.embed.copy_(torch.randn(cb.embed.shape, generator=g) * scale)
+            cb.embed_avg.copy_(cb.embed)
+            cb.cluster_size.fill_(1.0)
+            cb.inited.fill_(1.0)
+    log(f"codebook scale {scale:.4g}")
+    return model
+
+
+def hf_config():
+    from transformers import EncodecConfig
+
+    return EncodecConfig(
+        target_bandwidths=BANDWIDTHS, sampling_rate=SAMPLE_RATE, audio_channels=1, normalize=False,
+        chunk_length_s=None, overlap=None, hidden_size=DIMENSION, num_filters=N_FILTERS, num_residual_layers=1,
+        upsampling_ratios=[8, 5, 4, 2], norm_type="weight_norm", kernel_size=7, last_kernel_size=7,
+        residual_kernel_size=3, dilation_growth_rate=2, use_causal_conv=True, pad_mode="reflect", compress=2,
+        num_lstm_layers=2, trim_right_ratio=1.0, codebook_size=BINS, codebook_dim=DIMENSION,
+        use_conv_shortcut=True)
+
+
+def meta_to_hf_name(key: str) -> str:
+    """Meta's state-dict key -> transformers' (with the parametrization names of `weight_norm`)."""
+    key = key.replace("quantizer.vq.layers.", "quantizer.layers.").replace("._codebook.", ".codebook.")
+    key = key.replace(".model.", ".layers.").replace(".conv.conv.", ".conv.").replace(".convtr.convtr.", ".conv.")
+    key = key.replace(".weight_g", ".parametrizations.weight.original0")
+    return key.replace(".weight_v", ".parametrizations.weight.original1")
+
+
+def build_hf(meta_state: dict, out: Path):
+    import torch
+    from transformers import EncodecModel
+
+    model = EncodecModel(hf_config())
+    state = {meta_to_hf_name(k): v for k, v in meta_state.items()}
+    model.load_state_dict(state, strict=True)
+    model.save_pretrained(out)
+    back = EncodecModel.from_pretrained(out)
+    back.eval()
+    for k, v in back.state_dict().items():
+        if k in state and not torch.equal(v, state[k]):
+            raise AssertionError(f"{k} changed through save_pretrained")
+    return back
+
+
+# -------------------------------------------------------------------------------------------- references
+
+
+def chirp(n: int):
+    """0.5 * sin of a linear chirp 100 Hz -> 6 kHz over 0.5 s, [1, 1, n]."""
+    import torch
+
+    t = torch.arange(n, dtype=torch.float64) / SAMPLE_RATE
+    f0, f1, dur = 100.0, 6000.0, 0.5
+    phase = 2 * math.pi * (f0 * t + (f1 - f0) * t * t / (2 * dur))
+    return (0.5 * torch.sin(phase)).float().reshape(1, 1, n)
+
+
+def rvq_margin(codebooks, emb, n_q: int) -> float:
+    """The smallest (second-nearest - nearest) squared distance over every frame and RVQ step."""
+    import torch
+
+    residual = emb[0].T.double()  # [t, d]
+    margin = math.inf
+    for cb in codebooks[:n_q]:
+        d = torch.cdist(residual, cb.double()) ** 2  # [t, bins]
+        two = d.topk(2, dim=1, largest=False).values
+        margin = min(margin, float((two[:, 1] - two[:, 0]).min()))
+        residual = residual - cb.double()[d.argmin(1)]
+    return margin
+
+
+def references(meta, hf) -> tuple[dict, dict]:
+    import numpy as np
+    import torch
+
+    g = torch.Generator().manual_seed(2)
+    ref: dict[str, np.ndarray] = {}
+    stats: dict[str, float] = {}
+
+    def meta_decode(codes):
+        with torch.no_grad():
+            return meta.decode([(codes, None)])[:, 0]
+
+    def hf_decode(codes):
+        with torch.no_grad():
+            return hf.decode(codes[None], [None], return_dict=False)[0][:, 0]
+
+    codes = torch.randint(0, BINS, (len(LENGTHS), N_Q, max(LENGTHS)), generator=g)
+    ref["codes"], ref["lengths"] = codes.numpy(), np.array(LENGTHS, np.int64)
+    worst = 0.0
+    for i, n in enumerate(LENGTHS):
+        a, b = meta_decode(codes[i : i + 1, :, :n]), hf_decode(codes[i : i + 1, :, :n])
+        assert a.shape == (1, n * HOP), a.shape
+        ref[f"meta_audio_{i}"], ref[f"hf_audio_{i}"] = a[0].numpy(), b[0].numpy()
+        worst = max(worst, float((a - b).abs().max()))
+    ref["meta_batch_audio"] = meta_decode(codes).numpy()
+    codes2 = torch.randint(0, BINS, (2, 2, 23), generator=g)
+    a, b = meta_decode(codes2), hf_decode(codes2)
+    ref["codes_k2"], ref["meta_audio_k2"], ref["hf_audio_k2"] = codes2.numpy(), a.numpy(), b.numpy()
+    worst = max(worst, float((a - b).abs().max()))
+    stats["decode_max_abs_diff_hf_vs_meta"] = worst
+    stats["decode_peak"] = float(np.abs(ref["meta_audio_0"]).max())
+
+    books = [layer._codebook.embed for layer in meta.quantizer.vq.layers]
+    for name, n in (("chirp", 12_000), ("chirp_odd", 11_111)):
+        x = chirp(n)
+        ref[name] = x[0].numpy()
+        with torch.no_grad():
+            emb = meta.encoder(x)
+            ref[f"{name}_emb"] = emb.numpy()
+            hf_emb = hf.encoder(x)
+        stats[f"{name}_emb_max_abs_diff_hf_vs_meta"] = float((emb - hf_emb).abs().max())
+        for bw, tag in ((1.5, "bw1_5"), (3.0, "bw3")):
+            meta.set_target_bandwidth(bw)
+            with torch.no_grad():
+                c = meta.encode(x)[0][0]
+                hc = hf.encode(x, bandwidth=bw, return_dict=False)[0][0]
+            if not torch.equal(c, hc):
+                raise AssertionError(f"{name} at {bw} kbps: transformers' codes differ from Meta's")
+            assert c.shape == (1, int(bw * 1000 // (75 * 10)), math.ceil(n / HOP)), c.shape
+            ref[f"{name}_codes_{tag}"] = c.numpy()
+        ref[f"{name}_margin"] = np.array(rvq_margin(books, emb, N_Q))
+        stats[f"{name}_rvq_margin"] = float(ref[f"{name}_margin"])
+    return ref, stats
+
+
+# ------------------------------------------------------------------------------------------------ README
+
+
+def write_readme(out: Path, stats: dict, ref: dict) -> None:
+    rows = [f"| {p.relative_to(out)} | {p.stat().st_size} |" for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != "README.md"]
+    arrays = [f"| {k} | {list(v.shape)} | {v.dtype} |" for k, v in ref.items()]
+    cfg = {k: v for k, v in hf_config().to_dict().items() if not k.startswith("_") and k not in ("dtype",)}
+    text = "\n".join([
+        "# Encodec 24 kHz parity fixtures",
+        "",
+        "Generated by `tools/encodec_fixtures.py` (`python3 tools/encodec_fixtures.py`; see its docstring). "
+        "Do not edit.",
+        "",
+        "| file | bytes |",
+        "| --- | --- |",
+        *rows,
+        "",
+        f"Upstream: encodec 0.1.1 and transformers (both from PyPI), torch {_torch_version()}.",
+        "",
+        "## Model",
+        "",
+        f"Meta's SEANet encoder/decoder + RVQ, causal 24 kHz layout, n_filters {N_FILTERS}, dimension {DIMENSION}, "
+        f"{N_Q} codebooks x {BINS} codes, target bandwidths {BANDWIDTHS} kbps.",
+        "",
+        "transformers config (`encodec_tiny_hf/config.json`):",
+        "",
+        f"`{json.dumps(cfg, sort_keys=True)}`",
+        "",
+        "## Upstream agreement measured by the script",
+        "",
+        *[f"- {k}: {v:.3g}" for k, v in stats.items()],
+        "",
+        "Codes: transformers' `encode` equals Meta's on both signals at both bandwidths (checked).",
+        "",
+        "## encodec_tiny_ref.npz",
+        "",
+        "| key | shape | dtype |",
+        "| --- | --- | --- |",
+        *arrays,
+        "",
+    ])
+    (out / "README.md").write_text(text)
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    ensure_venv()
+    stub_torchaudio()
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    meta = build_meta()
+    state = meta.state_dict()
+    torch.save(state, out / "encodec_tiny.th")
+    meta_back = build_meta()  # same seeds: then load the saved file into it, as a user of the file would
+    meta_back.load_state_dict(torch.load(out / "encodec_tiny.th", weights_only=True))
+    meta_back.eval()
+    hf = build_hf(state, out / "encodec_tiny_hf")
+    ref, stats = references(meta_back, hf)
+    np.savez_compressed(out / "encodec_tiny_ref.npz", **ref)
+    write_readme(out, stats, ref)
+    for k, v in stats.items():
+        log(f"{k}: {v:.3g}")
+    if stats["decode_max_abs_diff_hf_vs_meta"] > 1e-5 * max(1.0, stats["decode_peak"]):
+        raise AssertionError("transformers' decode differs from Meta's")
+    log(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
