@@ -20,13 +20,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import VoiceError
-from ..models.encodec.config import EncodecConfig
-from ..models.encodec.model import DEFAULT_BANDWIDTH, EncodecCodec
+from ..models.encodec.config import DEFAULT_BANDWIDTH, EncodecConfig
 from .safetensors_file import read_header, read_safetensors
-from .weights import check_state, fold_weight_norm
+from .weights import fold_weight_norm
+
+if TYPE_CHECKING:
+    from ..models.encodec.model import EncodecCodec
 
 _HEAD = 4 << 20  # bytes `probe` scans of a torch file
 _MARKERS = (b"quantizer.vq.layers.0._codebook.embed", b"quantizer.layers.0.codebook.embed")
@@ -66,6 +68,8 @@ def load_codec(path: str | Path, codebooks: int | None = None, bandwidth: float 
     safetensors / bin file of either naming), in eval mode, decoding `codebooks` codebooks (default: those
     `bandwidth` kbps uses, 2 at 1.5 kbps). VoiceError for a file that is not such a checkpoint; ConfigError
     for a bandwidth or codebook count the model does not have."""
+    from ..models.encodec.model import EncodecCodec
+
     path = Path(path).expanduser()
     if path.name == "config.json":
         path = path.parent
@@ -79,8 +83,7 @@ def load_codec(path: str | Path, codebooks: int | None = None, bandwidth: float 
     cfg = config_from_json(cfg_json, path) if cfg_json is not None else infer_config(canon, path)
     codec = EncodecCodec(cfg, codebooks=codebooks, bandwidth=bandwidth)
     mine = to_codec_state(canon, cfg, path)
-    expected = codec.state_dict()
-    check_state(str(path), expected, mine, "Encodec checkpoint")
+    check_weights(path, codec.state_dict(), mine, cfg)
     codec.load_state_dict({k: v.float() for k, v in mine.items()}, strict=True)
     return codec.eval()
 
@@ -276,6 +279,28 @@ def to_codec_state(state: dict[str, Any], cfg: EncodecConfig, source: Path | str
         raise VoiceError(f"{source}: codebooks of shapes {sorted(shapes)}, expected ({cfg.bins}, {cfg.dimension})")
     out["quantizer.codebooks"] = torch.stack(books)
     return out
+
+
+def check_weights(source: Path | str, expected: dict[str, Any], state: dict[str, Any], cfg: EncodecConfig) -> None:
+    """VoiceError naming (in transformers' layer names) the weights `state` lacks or has in the wrong shape."""
+    back = {mine: canon for canon, mine in _layer_names(cfg)}
+
+    def name(key: str) -> str:
+        layer, _, rest = key.rpartition(".")
+        while layer and layer not in back:
+            layer, _, part = layer.rpartition(".")
+            rest = f"{part}.{rest}"
+        rest = re.sub(r"^conv1\.", "block.1.", re.sub(r"^conv2\.", "block.3.", rest))
+        return f"{back[layer]}.{rest}" if layer else key
+
+    missing = sorted(name(k) for k in expected if k not in state)
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise VoiceError(f"{source} is not a complete Encodec checkpoint: missing {', '.join(missing[:5])}{more}")
+    for key, ref in expected.items():
+        if tuple(state[key].shape) != tuple(ref.shape):
+            raise VoiceError(f"{source}: weight {name(key)} has shape {tuple(state[key].shape)}, expected "
+                             f"{tuple(ref.shape)} from its config")
 
 
 def _layer_names(cfg: EncodecConfig) -> list[tuple[str, str]]:

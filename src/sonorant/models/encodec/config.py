@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 
 PAD_MODES = ("reflect", "constant")
+DEFAULT_BANDWIDTH = 1.5
+"""kbps of the token TTS families: 2 codebooks of the 24 kHz model."""
 
 
 @dataclass(frozen=True)

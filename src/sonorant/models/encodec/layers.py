@@ -4,7 +4,7 @@ Every layer's `forward` runs a whole sequence, padding its start as Meta's `SCon
 `stream(x, ctx)` runs the next chunk of a sequence given the context the previous chunk left (`ctx=None`:
 the first chunk, which is padded exactly as `forward` pads) and returns (output, new context). Chunks only
 ever need the past: a causal convolution keeps its last (kernel - 1) * dilation inputs, a causal transposed
-convolution the input frames whose kernels still reach the new outputs, an LSTM its (h, c).
+convolution the part of its last frame's kernel that overhangs into the next frame, an LSTM its (h, c).
 
 One wrinkle makes the first chunk special. The causal convolutions pad on the left by *reflecting* the
 start of their input (Meta's `pad_mode="reflect"`), so the first (kernel - 1) * dilation outputs of each
@@ -55,6 +55,8 @@ class CausalConv1d(nn.Module):
         self.pad_mode = pad_mode
 
     def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        if self.left == 0 and self.conv.stride[0] == 1:
+            return x  # a 1x1 convolution pads nothing
         stride = self.conv.stride[0]
         t = x.shape[-1]
         windows = math.ceil((t - self.span + self.left) / stride + 1)
@@ -77,31 +79,37 @@ class CausalConv1d(nn.Module):
 
 
 class CausalConvTranspose1d(nn.Module):
-    """A transposed convolution with its kernel - stride overhang trimmed off the right (Meta's causal
-    `SConvTranspose1d`, trim_right_ratio 1): output sample j depends on input frames <= j // stride."""
+    """Upsampling by `ratio`: a transposed convolution of kernel 2 * ratio with the overhang trimmed off the
+    right (Meta's causal `SConvTranspose1d`, trim_right_ratio 1), so output sample j depends on input frames
+    j // ratio and the one before it."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+    def __init__(self, c_in: int, c_out: int, ratio: int) -> None:
         super().__init__()
-        self.conv = nn.ConvTranspose1d(c_in, c_out, kernel, stride)
-        self.keep = math.ceil((kernel - stride) / stride)
-        """Input frames before a chunk whose kernels reach its outputs."""
+        self.conv = nn.ConvTranspose1d(c_in, c_out, 2 * ratio, ratio)
+        self.ratio = ratio
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [b, c_in, t] -> [b, c_out, t * stride]."""
-        y = self.conv(x)  # [b, c_out, (t - 1) * stride + kernel]
-        return y[..., : x.shape[-1] * self.conv.stride[0]]
+        """x [b, c_in, t] -> [b, c_out, t * ratio]."""
+        y = self.conv(x)  # [b, c_out, (t + 1) * ratio]
+        return y[..., : x.shape[-1] * self.ratio]
 
     def stream(self, x: torch.Tensor, ctx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next chunk x [b, c_in, n] -> (y [b, c_out, n * stride], the last `keep` input frames)."""
-        stride = self.conv.stride[0]
+        """The next chunk x [b, c_in, n] -> (y [b, c_out, n * ratio], the overhang of its last frame).
+
+        Written as one matrix product and an overlap-add of the two halves of each frame's kernel: the
+        CPU's transposed convolution takes a slow path on a few frames (seven times slower here)."""
+        b, c_in, n = x.shape
+        c_out, r = self.conv.out_channels, self.ratio
         if ctx is None:
-            past = torch.cat([x.new_zeros(x.shape[0], x.shape[1], self.keep), x], dim=-1)
-            return self.forward(x), past[..., past.shape[-1] - self.keep :]
-        if x.shape[-1] == 0:
-            return _empty(x, self.conv.out_channels), ctx
-        inp = torch.cat([ctx, x], dim=-1)  # [b, c_in, keep + n]
-        y = self.conv(inp)[..., self.keep * stride : inp.shape[-1] * stride]  # [b, c_out, n * stride]
-        return y, inp[..., inp.shape[-1] - self.keep :]
+            ctx = x.new_zeros(b, 1, c_out, r)
+        if n == 0:
+            return _empty(x, c_out), ctx
+        w = self.conv.weight.reshape(c_in, c_out * 2 * r)  # [c_in, c_out 2 r]
+        cols = torch.matmul(x.transpose(1, 2), w).view(b, n, c_out, 2, r)  # [b, n, c_out, 2, r]
+        head, tail = cols[:, :, :, 0], cols[:, :, :, 1]  # [b, n, c_out, r]: frame j's and frame j + 1's part
+        y = head + torch.cat([ctx, tail[:, :-1]], dim=1)  # [b, n, c_out, r]
+        y = y.permute(0, 2, 1, 3).reshape(b, c_out, n * r) + self.conv.bias[None, :, None]
+        return y, tail[:, -1:]
 
 
 class ResidualBlock(nn.Module):
@@ -138,14 +146,37 @@ class SkipLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [b, c, t] -> [b, c, t]."""
-        return self.stream(x, None)[0]
+        seq = x.permute(2, 0, 1)  # [t, b, c]
+        return (self.lstm(seq)[0] + seq).permute(1, 2, 0)
 
     def stream(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """The next chunk x [b, c, n] and the (h, c) the previous one ended with ([layers, b, c] each; None:
-        zeros) -> (y [b, c, n], the new (h, c))."""
+        zeros) -> (y [b, c, n], the new (h, c)).
+
+        The recurrence is written out step by step with the module's own weights: `nn.LSTM` on the CPU
+        (oneDNN) costs tens of milliseconds per call whatever its length, which a stream of short chunks
+        pays on every chunk; this costs the same per step however the steps are chunked."""
         if x.shape[-1] == 0:
             return x, state
         seq = x.permute(2, 0, 1)  # [n, b, c]
-        y, state = self.lstm(seq, state)
-        return (y + seq).permute(1, 2, 0), state
+        n, b, c = seq.shape
+        if state is None:
+            zeros = seq.new_zeros(self.lstm.num_layers, b, c)
+            state = (zeros, zeros)
+        y, hs, cs = seq, [], []
+        for layer in range(self.lstm.num_layers):
+            w_ih, w_hh = getattr(self.lstm, f"weight_ih_l{layer}"), getattr(self.lstm, f"weight_hh_l{layer}")
+            bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+            gates_in = torch.addmm(bias, y.reshape(n * b, c), w_ih.t()).view(n, b, 4 * c)  # [n, b, 4 c]
+            h, cell = state[0][layer], state[1][layer]  # [b, c]
+            outs = []
+            for t in range(n):
+                i, f, g, o = torch.addmm(gates_in[t], h, w_hh.t()).chunk(4, dim=1)  # [b, c] each
+                cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(cell)
+                outs.append(h)
+            y = torch.stack(outs)  # [n, b, c]
+            hs.append(h)
+            cs.append(cell)
+        return (y + seq).permute(1, 2, 0), (torch.stack(hs), torch.stack(cs))

@@ -25,11 +25,8 @@ from torch import nn
 
 from ...errors import ConfigError
 from ..base import CodecSpec
-from .config import EncodecConfig
+from .config import DEFAULT_BANDWIDTH, EncodecConfig
 from .seanet import ResidualVQ, SeanetDecoder, SeanetEncoder
-
-DEFAULT_BANDWIDTH = 1.5
-"""kbps of the token TTS families: 2 codebooks of the 24 kHz model."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ class UpStage(nn.Module):
 
     def __init__(self, cfg: EncodecConfig, c_in: int, ratio: int) -> None:
         super().__init__()
-        self.up = CausalConvTranspose1d(c_in, c_in // 2, 2 * ratio, ratio)
+        self.up = CausalConvTranspose1d(c_in, c_in // 2, ratio)
         self.res = _res_blocks(cfg, c_in // 2)
 
 
