@@ -273,7 +273,7 @@ def write_readme(out: Path, stats: dict, ref: dict) -> None:
         "| --- | --- |",
         *rows,
         "",
-        f"Upstream: encodec 0.1.1 and transformers (both from PyPI), torch {_torch_version()}.",
+        f"Upstream (PyPI): {', '.join(_versions())}; the venv making them took about a minute.",
         "",
         "## Model",
         "",
@@ -300,10 +300,10 @@ def write_readme(out: Path, stats: dict, ref: dict) -> None:
     (out / "README.md").write_text(text)
 
 
-def _torch_version() -> str:
-    import torch
+def _versions() -> list[str]:
+    from importlib.metadata import version
 
-    return torch.__version__
+    return [f"{name} {version(name)}" for name in ("encodec", "transformers", "torch")]
 
 
 def main() -> None:

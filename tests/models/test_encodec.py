@@ -182,8 +182,9 @@ def test_bad_codes_are_clear_errors(codec: EncodecCodec) -> None:
         with pytest.raises(ConfigError, match=match):
             codec.decode(good, lengths)
     state = codec.stream_state(2)
-    with pytest.raises(ConfigError, match="a chunk must be"):
-        codec.decode_stream(good[:1], state, last=False)
+    for chunk in (good[:1], good[:, :2, :0]):
+        with pytest.raises(ConfigError, match="a chunk must be"):
+            codec.decode_stream(chunk, state, last=False)
     with pytest.raises(ConfigError, match="outside"):
         codec.decode_stream(good + 2000, state, last=False)
     with pytest.raises(ConfigError, match="codebooks must be in"):

@@ -135,11 +135,17 @@ class EncodecCodec(nn.Module):
                       ) -> tuple[torch.Tensor, EncodecStream]:
         """codes [b, K, t] (the next chunk; t may be 0) -> (audio [b, n * hop] for the n frames now final, the
         new state). Audio starts once `start_frames` frames (or the last chunk) have come; from then on every
-        chunk's frames are final at once."""
+        chunk's frames are final at once.
+
+        Rows advance together. A row that ends early may be fed any valid codes after its end and its audio
+        there dropped: being causal, its own audio does not change, unless the whole row is shorter than
+        `start_frames` (its start then reflects the filler; decode such a row with `decode` and `lengths`)."""
         if state.done:
             raise ConfigError("this Encodec stream has ended (its last chunk was decoded): start a new one")
-        if not isinstance(codes, torch.Tensor) or codes.dim() != 3 or codes.shape[0] != state.batch:
-            raise ConfigError(f"a chunk must be codes [{state.batch}, {self.spec.codebooks}, frames], got "
+        k = self.spec.codebooks
+        if (not isinstance(codes, torch.Tensor) or codes.dim() != 3 or codes.shape[0] != state.batch
+                or codes.shape[1] != k):
+            raise ConfigError(f"a chunk must be codes [{state.batch}, {k}, frames], got "
                               f"{list(getattr(codes, 'shape', []))}")
         n = codes.shape[-1]
         if n:
