@@ -15,7 +15,8 @@ from sonorant.voices.encodec import load_codec
 
 HOP = 320
 STREAM_TOL = 1e-6
-"""Largest allowed |streamed or batched audio - whole single decode| (the tiny model's peak is ~0.3)."""
+"""Largest allowed |streamed or batched audio - whole single decode| (the tiny model's audio: rms ~0.1, peak
+~0.9)."""
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,10 @@ def test_decode_parity_with_upstream(ref: dict[str, np.ndarray], impl: str) -> N
         expected = ref[f"{impl}_audio_{i}"]
         assert audio.shape == expected.shape == (n * HOP,)
         assert snr_db(expected, audio) >= SNR_MIN_DB, (i, snr_db(expected, audio))
+    # the threshold means something: one changed code in the last codebook is far below it
+    codes = torch.from_numpy(ref["codes"][:1].copy())
+    codes[0, N_Q - 1, 10] = (codes[0, N_Q - 1, 10] + 1) % 1024
+    assert snr_db(ref[f"{impl}_audio_0"], _decode(codec, codes)[0]) < 30.0
     two = load_codec(META if impl == "meta" else HF)  # 1.5 kbps: 2 codebooks
     assert two.spec.codebooks == 2
     audio = _decode(two, ref["codes_k2"])
@@ -144,7 +149,8 @@ def test_encode_gives_meta_codes(ref: dict[str, np.ndarray]) -> None:
         audio = torch.from_numpy(ref[name])  # [1, n]
         with torch.no_grad():
             emb = codecs[2].encoder(audio[:, None])
-            assert np.abs(emb.numpy() - ref[f"{name}_emb"]).max() <= 1e-5
+            expected = ref[f"{name}_emb"]  # the encoder's output: values up to ~50 here
+            assert np.abs(emb.numpy() - expected).max() <= 1e-6 * np.abs(expected).max()
             for k, tag in ((2, "bw1_5"), (4, "bw3")):
                 codes = codecs[k].encode(audio).numpy()
                 assert codes.shape == ref[f"{name}_codes_{tag}"].shape == (1, k, -(-audio.shape[1] // HOP))
