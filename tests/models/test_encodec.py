@@ -14,9 +14,9 @@ from sonorant.models.encodec import EncodecCodec, EncodecConfig
 from sonorant.voices.encodec import load_codec
 
 HOP = 320
-STREAM_TOL = 1e-6
+STREAM_TOL = 1e-5
 """Largest allowed |streamed or batched audio - whole single decode| (the tiny model's audio: rms ~0.1, peak
-~0.9)."""
+~0.9; measured here: up to 8e-7, float rounding of differently shaped products)."""
 
 
 @pytest.fixture(scope="module")
