@@ -332,3 +332,18 @@ def _layer_names(cfg: EncodecConfig) -> list[tuple[str, str]]:
     pairs.append((f"encoder.layers.{i + 1}", "encoder.conv_out"))
     return pairs
 
+
+
+# ---- the codec registry's entry points (`voices.codecs`) --------------------------------------------------
+
+
+def info(path: Path) -> Any:
+    """The codec's name and sample rate (torch-free; only the 24 kHz model is read)."""
+    from .codecs import CodecInfo
+
+    return CodecInfo(name="encodec_24khz", sample_rate=24000)
+
+
+def load(path: Path) -> Any:
+    """The codec module at 1.5 kbps (2 codebooks), as toktts uses it."""
+    return load_codec(path)
