@@ -35,8 +35,8 @@ def beam_search(dec: TokenDecoder, batch: Batch, opts: Decoding, stats: DecodeSt
     expand = torch.arange(b, device=dev).repeat_interleave(width)  # [b * B] the source row of each beam
     src, lengths = batch.src[expand], batch.src_lengths[expand]
     ck, cv, cb = dec.run("encode", dec._encode, src, lengths)
-    k, v = dec.model.new_cache(rows, dec.slots(limit), device=dev)
-    cur = torch.full((rows, 1), dec.cfg.bos, dtype=torch.int64, device=dev)
+    k, v = dec.run("start", lambda: dec.model.new_cache(rows, dec.slots(limit), device=dev))
+    cur = torch.from_numpy(np.full((rows, 1), dec.cfg.bos, dtype=np.int64)).to(dev)
     run_seq = np.full((b, width, limit), dec.cfg.pad, dtype=np.int64)
     run_score = np.full((b, width), _LOST, dtype=np.float32)
     run_score[:, 0] = 0.0  # the first step expands beam 0 only
@@ -49,7 +49,7 @@ def beam_search(dec: TokenDecoder, batch: Batch, opts: Decoding, stats: DecodeSt
     base = (np.arange(b) * width)[:, None]
     lp = np.float32(opts.length_penalty)
     for t in range(limit):
-        pos = torch.full((rows,), t, dtype=torch.int64, device=dev)
+        pos = torch.from_numpy(np.full(rows, t, dtype=np.int64)).to(dev)  # host data: one graph for every step
         scores = torch.from_numpy(run_score.reshape(-1)).to(dev)
         vals, idx = dec.run("beam_step", dec._beam_step, cur, pos, scores, k, v, ck, cv, cb, width)
         stats.steps += 1
@@ -85,7 +85,7 @@ def beam_search(dec: TokenDecoder, batch: Batch, opts: Decoding, stats: DecodeSt
         gather = torch.from_numpy((base + chosen_parent).reshape(-1)).to(dev)
         dec.run("reorder", dec._reorder, k, v, gather)
         cur = torch.from_numpy(run_seq[:, :, t].reshape(-1, 1)).to(dev)
-        if dec._warmup:
+        if dec._warmup and t >= 1:  # two steps: the first from the start, one after a reorder
             return []
     stats.beam_rounds.append(t + 1)
     out, stuck = [], []

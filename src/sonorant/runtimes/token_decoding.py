@@ -183,45 +183,45 @@ class TokenDecoder:
             return self._sampled(batch, opts, stats)
 
     def _prepare(self, batch: Batch, slots: int) -> tuple[torch.Tensor, ...]:
+        """The cross-attention keys of the batch, and every loop state made on the device (materialized by the
+        runner as data, so the first step's graph is the same as every later step's)."""
         ck, cv, cb = self.run("encode", self._encode, batch.src, batch.src_lengths)
-        k, v = self.model.new_cache(batch.src.shape[0], slots, device=batch.src.device)
-        return ck, cv, cb, k, v
+        b, dev = batch.src.shape[0], batch.src.device
 
-    def _start(self, b: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        cur = torch.full((b, 1), self.cfg.bos, dtype=torch.int64, device=device)
-        return cur, torch.zeros(b, dtype=torch.int64, device=device), torch.ones(b, dtype=torch.bool, device=device)
+        def start() -> tuple[torch.Tensor, ...]:
+            k, v = self.model.new_cache(b, slots, device=dev)
+            cur = torch.full((b, 1), self.cfg.bos, dtype=torch.int64, device=dev)
+            pos = torch.zeros(b, dtype=torch.int64, device=dev)
+            live = torch.ones(b, dtype=torch.bool, device=dev)
+            out = torch.full((b, slots), self.cfg.pad, dtype=torch.int64, device=dev)
+            return k, v, cur, pos, live, out, torch.zeros(2, dtype=torch.int64, device=dev)
+
+        return (ck, cv, cb, *self.run("start", start))
 
     def _sampled(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
         limit = self.bound(opts)
         b, dev = batch.src.shape[0], batch.src.device
         slots = self.slots(limit)
-        ck, cv, cb, k, v = self._prepare(batch, slots)
-        cur, pos, live = self._start(b, dev)
-        out = torch.full((b, slots), self.cfg.pad, dtype=torch.int64, device=dev)
+        ck, cv, cb, k, v, cur, pos, live, out, _ = self._prepare(batch, slots)
         knobs = _knobs(opts, b, dev)
         done = False
         for step in range(limit):
             cur, pos, live = self.run("step", self._sample_step, cur, pos, live, out, k, v, ck, cv, cb,
                                       batch.seeds, *knobs)
             stats.steps += 1
-            if self._warmup:
-                return []
             if (step + 1) % self.sync_every == 0 or step + 1 == limit:
                 stats.host_reads += 1
-                if not bool(live.any()):
+                if not live.cpu().numpy().any() or self._warmup:  # a warm-up stops after one block
                     done = True
                     break
-        return self._finish(out[:, :limit], live, limit, done)
+        return self._finish(out, live, limit, done)
 
     def _speculative(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
         limit, g = self.bound(opts), opts.draft
         b, dev = batch.src.shape[0], batch.src.device
         slots = self.slots(limit + g + 1)
-        ck, cv, cb, k, v = self._prepare(batch, slots)
-        cur, pos, live = self._start(b, dev)
-        out = torch.full((b, slots), self.cfg.pad, dtype=torch.int64, device=dev)
+        ck, cv, cb, k, v, cur, pos, live, out, counts = self._prepare(batch, slots)
         knobs = _knobs(opts, b, dev)
-        counts = torch.zeros(2, dtype=torch.int64, device=dev)
         done = False
         while True:
             drafts, qs, d_cur = [], [], cur
@@ -233,12 +233,10 @@ class TokenDecoder:
             tokens = torch.cat([cur, *drafts], 1)  # [b, g + 1]
             cur, pos, live, c = self.run("verify", self._verify, tokens, torch.cat(qs, 1), pos, live, out,
                                          k, v, ck, cv, cb, batch.seeds, *knobs)
-            counts += c
+            counts = self.run("count", torch.add, counts, c)
             stats.host_reads += 1
-            if self._warmup:
-                return []
             live_host, pos_host = live.cpu().numpy(), pos.cpu().numpy()
-            if not live_host.any():
+            if not live_host.any() or self._warmup:  # a warm-up stops after one round
                 done = True
                 break
             if (pos_host[live_host] >= limit).any():
@@ -246,10 +244,12 @@ class TokenDecoder:
         drafted, accepted = counts.cpu().tolist()
         stats.drafted += drafted
         stats.accepted += accepted
-        return self._finish(out[:, :limit], live, limit, done)
+        return self._finish(out, live, limit, done)
 
     def _finish(self, out: torch.Tensor, live: torch.Tensor, limit: int, done: bool) -> list[np.ndarray]:
-        tokens = out.cpu().numpy()
+        tokens = out.cpu().numpy()[:, :limit]  # the whole buffer comes back (a slice would be another graph)
+        if self._warmup:
+            return []
         rows, stuck = [], []
         for r, row in enumerate(tokens):
             ends = np.flatnonzero(row == self.cfg.eos)

@@ -25,6 +25,8 @@ from .torch_ops import TorchOps, strict_fp32
 _LOG = logging.getLogger(__name__)
 
 MODES = ("eager", "compile", "xla")
+EAGER_GRAPHS = ("start", "count")
+"""Graphs torch.compile is not worth it for (making the loop state, adding two counters)."""
 BATCH_EDGES = (1, 2, 4, 8, 16, 32, 64)
 """Row buckets of a decoding batch (beams included)."""
 
@@ -34,7 +36,7 @@ class TokenRuntime:
 
     static_shapes = True
 
-    def __init__(self, model: Any, *, device: str | torch.device = "cpu", mode: str = "eager",
+    def __init__(self, model: Any, *, device: str | torch.device | None = None, mode: str = "eager",
                  sync_every: int = 8, buckets: BucketConfig | None = None) -> None:
         if mode not in MODES:
             raise ConfigError(f"token models run on {', '.join(MODES)}, not {mode!r}")
@@ -45,6 +47,8 @@ class TokenRuntime:
 
             self._xla = _import_xla()
             device = device if device not in (None, "xla") else self._xla.device()
+        elif device is None:
+            device = "cpu"
         self.torch_device = torch.device(device)
         self.model = model.to(self.torch_device).eval()
         self.spec = model.spec
@@ -71,7 +75,7 @@ class TokenRuntime:
         if sig not in self.signatures:
             _LOG.debug("token runtime %s: new graph %s", self.name, sig)
             self.signatures.add(sig)
-        if self.name == "compile":
+        if self.name == "compile" and name not in EAGER_GRAPHS:
             if name not in self._compiled:
                 self._compiled[name] = torch.compile(fn, dynamic=False)
             fn = self._compiled[name]
