@@ -57,7 +57,12 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise VoiceError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        try:  # memory-mapped: the optimizer state a trainer's checkpoint carries is never read into memory
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            data = torch.load(path, map_location="cpu", weights_only=True)  # the legacy (non-zip) format
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a file we do not read
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise VoiceError(f"{path} is not a PyTorch checkpoint sonorant can read ({text})") from None
