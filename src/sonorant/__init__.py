@@ -38,6 +38,7 @@ def load_voice(
     runtime_options: dict[str, object] | None = None,
     warmup: bool = False,
     voice_options: dict[str, object] | None = None,
+    codec: str | Path | None = None,
 ) -> Voice:
     """Load a voice: None for the bundled default (joe, medium), a bundled name, a Piper `.onnx` path, or a
     NeMo FastPitch `.nemo` path with `vocoder` a NeMo HiFi-GAN `.nemo` (a mel vocoder with the same mel
@@ -53,14 +54,25 @@ def load_voice(
     runtime's constructor. `warmup=True` builds every bucket shape before returning, so compiling
     runtimes never compile while serving. `voice_options` go to the file's loader (e.g. a Tacotron2
     voice's `max_steps` and decode `block`; `sonorant.voices.nvidia_loader.OPTIONS`).
+
+    Token voices (a toktts `save_pretrained` directory, a Spear-TTS checkpoint, a token voice trained by
+    `sonorant train`) need the `codec` their tokens decode with (Meta's Encodec `.th` or a transformers
+    Encodec directory; a unit codec); they run on "eager", "compile" or "xla" ("auto" picks eager on a
+    CPU), and `SynthesisConfig.decoding` chooses greedy, sampling, beam or speculative decoding.
     """
     from .devices import resolve
     from .runtimes import make_runtime
     from .voices.registry import load
 
-    given = {**(voice_options or {}), "vocoder": vocoder, "denoise": denoise}
+    given = {**(voice_options or {}), "vocoder": vocoder, "denoise": denoise, "codec": codec}
     loaded = load(voice, **{k: v for k, v in given.items() if v is not None})
+    asked = runtime
     device, runtime = resolve(device, runtime)
+    if loaded.card.tokens and runtime not in ("eager", "compile", "xla"):
+        if asked != "auto":
+            raise ConfigError(f"{loaded.card.name} is a token voice: it runs on the eager, compile or xla runtime, "
+                              f"not {runtime}")
+        runtime = "eager"
     options = dict(runtime_options or {})
     twice = options.pop("device", None)
     if twice is not None and str(twice) != device:

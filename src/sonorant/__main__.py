@@ -1,4 +1,4 @@
-"""The `sonorant` command line: speak | voices | bench | serve | export."""
+"""The `sonorant` command line: speak | voices | bench | serve | export | train | train-export | pseudo-label."""
 
 from __future__ import annotations
 
@@ -96,6 +96,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from .export import add_export_parser
 
     add_export_parser(sub)
+
+    from .train.cli import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 
@@ -139,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
             from .export import run_export_command
 
             return run_export_command(args)
+        if args.command == "train":
+            from .train.cli import run_train_command
+
+            return run_train_command(args)
+        if args.command == "train-export":
+            from .train.cli import run_train_export_command
+
+            return run_train_export_command(args)
+        if args.command == "pseudo-label":
+            from .train.cli import run_pseudo_label_command
+
+            return run_pseudo_label_command(args)
         if args.command == "serve":
             from .serve.cli import run_serve_command
 

@@ -38,6 +38,70 @@ class SynthesisConfig:
     normalize_audio: bool = False
     """Scale each sentence so its loudest sample reaches full scale before `volume` applies, as Piper does by
     default (False: the model's own level, which is what parity tests compare)."""
+    decoding: str = "greedy"
+    """How a token voice picks its tokens: "greedy", "sample" (temperature, top_k, top_p), "beam" (`beams`
+    hypotheses, the best by length-normalized log probability) or "speculative" (the early-exit layer drafts
+    `draft` tokens, the full model verifies them in one pass; exact: the same distribution as "sample", the
+    same tokens as "greedy" at temperature 0). Other families ignore it."""
+    beams: int = 4
+    """Beam width for decoding="beam" (1 to 64)."""
+    top_k: int = 0
+    """Sample only among the k most likely tokens (0: all)."""
+    top_p: float = 1.0
+    """Sample only from the smallest set of tokens holding this much probability (nucleus; 1: all)."""
+    temperature: float = 1.0
+    """Softmax temperature for "sample" and "speculative" (0: greedy)."""
+    max_tokens: int | None = None
+    """Most tokens a sentence may generate, EOS included (None: the voice's bound); a sentence that does not
+    end within it is an error, never a silent cut."""
+    draft: int = 5
+    """Tokens the early-exit layer drafts per verification for decoding="speculative" (1 to 16)."""
+
+
+DECODING_METHODS = ("greedy", "sample", "beam", "speculative")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a token voice generates a sentence's tokens (checked by `resolve_decoding`)."""
+
+    method: str = "greedy"
+    """"greedy", "sample", "beam" or "speculative"."""
+    beams: int = 4
+    """Beam width (method "beam")."""
+    top_k: int = 0
+    """Top-k filter (0: off)."""
+    top_p: float = 1.0
+    """Nucleus filter (1: off)."""
+    temperature: float = 1.0
+    """Softmax temperature (0: greedy); "greedy" and "beam" use 0."""
+    max_tokens: int | None = None
+    """Bound on generated tokens, EOS included (None: the voice's own)."""
+    draft: int = 5
+    """Draft length (method "speculative")."""
+    length_penalty: float = 1.0
+    """Beam scores are log probabilities divided by length ** length_penalty."""
+
+
+def resolve_decoding(cfg: SynthesisConfig) -> Decoding:
+    """`cfg`'s decoding fields, validated (ConfigError if bad)."""
+    method = cfg.decoding
+    if method not in DECODING_METHODS:
+        raise ConfigError(f"decoding must be one of {', '.join(DECODING_METHODS)}, got {method!r}")
+    for name, value, low, high in (("beams", cfg.beams, 1, 64), ("top_k", cfg.top_k, 0, 1 << 20),
+                                   ("draft", cfg.draft, 1, 16)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    top_p = _number("top_p", cfg.top_p, positive=True, limit=1.0)
+    temperature = _number("temperature", cfg.temperature, limit=100.0)
+    max_tokens = cfg.max_tokens
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+                                   or max_tokens < 1):
+        raise ConfigError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
+    if method in ("greedy", "beam"):
+        temperature = 0.0
+    return Decoding(method=method, beams=cfg.beams if method == "beam" else 1, top_k=cfg.top_k, top_p=top_p,
+                    temperature=temperature, max_tokens=max_tokens, draft=cfg.draft)
 
 
 @dataclass(frozen=True)
@@ -62,6 +126,8 @@ class ResolvedConfig:
     """Gain on the samples (>= 0)."""
     normalize_audio: bool = False
     """Whether each sentence is peak-normalized before the gain."""
+    decoding: Decoding | None = None
+    """Token voices' decoding settings (validated); None for other families' defaults."""
 
     def knob(self, name: str) -> float:
         """The value of knob `name` (KeyError if the voice's family has none)."""
@@ -149,6 +215,7 @@ def resolve_config(
         normalize_text=bool(cfg.normalize_text),
         volume=_number("volume", cfg.volume, limit=100.0),
         normalize_audio=_flag("normalize_audio", cfg.normalize_audio),
+        decoding=resolve_decoding(cfg),
     )
 
 

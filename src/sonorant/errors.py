@@ -30,3 +30,7 @@ class PhonemizerError(SonorantError):
 class DecodeLimitError(SonorantError):
     """An autoregressive model did not stop within its step limit: its gate never fired for an utterance
     (a failure of the model on that input, or a limit set too low)."""
+
+
+class TokenError(SonorantError):
+    """A token model generated tokens its codec cannot decode (a token that is not a code before EOS)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import replace
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +14,7 @@ from .arrays import MAX_SEED
 from .audio import Audio, AudioChunk
 from .config import ResolvedConfig, SynthesisConfig, resolve_config
 from .engine import BucketConfig, Engine, StreamConfig, Utterance
-from .errors import TextError
+from .errors import ConfigError, TextError
 from .models.base import Knob
 from .runtimes import Runtime
 from .text.pipeline import SentencePlan, TextPipeline
@@ -42,7 +42,12 @@ class Voice:
         self.path = loaded.path
         self.config = loaded.native
         """The loader's own description of the voice (a `PiperVoiceConfig` for Piper voices)."""
-        self.engine = Engine(runtime, buckets)
+        if runtime.spec.tokens is not None:  # a token family: text -> tokens -> codec
+            from .engine.token_engine import TokenEngine
+
+            self.engine = TokenEngine(runtime, buckets)
+        else:
+            self.engine = Engine(runtime, buckets)
         self.max_ids = max_ids
         self._source = loaded.source
         self._build_pipeline = loaded.pipeline
@@ -153,7 +158,7 @@ class Voice:
     @staticmethod
     def _utterance(ids: Sequence[int], seed: int, cfg: ResolvedConfig, scale: float = 1.0) -> Utterance:
         """`scale` is the sentence's duration multiplier (SSML prosody rate)."""
-        return Utterance(tuple(ids), seed, cfg.knobs_at_rate(scale), cfg.speaker_id)
+        return Utterance(tuple(ids), seed, cfg.knobs_at_rate(scale), cfg.speaker_id, cfg.decoding)
 
     def _utterances(self, sentences: Sequence[Sequence[int]], cfg: ResolvedConfig,
                     scales: Sequence[float] | None = None) -> list[Utterance]:
@@ -180,6 +185,15 @@ class Voice:
         _, utts, gaps = self.prepare(text, resolved)
         pieces = [_level(p, resolved) for p in self.engine.synthesize(utts)]
         return Audio(_join(pieces, gaps, self.sample_rate), self.sample_rate, utts[0].seed)
+
+    def tokens(self, text: str, cfg: SynthesisConfig | None = None) -> list[np.ndarray]:
+        """A token voice's generated tokens per sentence (EOS last), as `synthesize` would speak them with
+        the same settings and seed: compare them token for token with another implementation."""
+        if self.engine.spec.tokens is None:
+            raise ConfigError(f"{self.name} is a {self.family} voice: only token voices generate tokens")
+        resolved = self.resolve(cfg)
+        _, utts, _ = self.prepare(text, resolved)
+        return self.engine.tokens(utts)
 
     def synthesize_ids(self, sentences: Sequence[Sequence[int]], cfg: SynthesisConfig | ResolvedConfig | None = None) -> Audio:
         """Speak already-phonemized sentences (lists of ids) as one `Audio`."""

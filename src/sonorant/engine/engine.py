@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..arrays import pad_ids
+from ..config import Decoding
 from ..models.base import Encoded
 from . import passes
 from .buckets import BucketConfig, bucket_size
@@ -40,6 +41,8 @@ class Utterance:
     """The family's per-utterance controls, in its spec's column order (`FamilySpec.knobs`)."""
     speaker_id: int | None = None
     """Speaker index for multi-speaker voices."""
+    decoding: Decoding | None = None
+    """How a token family generates this utterance's tokens (None: greedy; other families ignore it)."""
 
 
 @dataclass

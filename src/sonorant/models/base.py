@@ -104,6 +104,45 @@ class Decoder:
 
 
 @dataclass(frozen=True)
+class TokenSpec:
+    """A token family's generator: source ids -> target tokens -> codec codes (see `models.tokens`)."""
+
+    vocab: int
+    """Target tokens (the logits' width)."""
+    bos: int
+    """The decoder's start token."""
+    eos: int
+    """The token that ends an utterance."""
+    pad: int
+    """Target padding."""
+    src_pad: int
+    """Source padding id."""
+    max_tokens: int
+    """Most tokens an utterance may generate, EOS included."""
+    codebooks: int
+    """Codec codes per frame, interleaved frame by frame in the token stream."""
+    bins: int
+    """Values a code takes; a generated token outside 0..bins-1 (other than EOS) is an error."""
+    draft: bool = False
+    """Whether the model has an early-exit head (speculative decoding)."""
+
+    def codes(self, tokens: Any) -> Any:
+        """One utterance's generated tokens (a numpy int array, EOS last) -> codes [K, T]: the frame-major
+        interleaving [c0_t0, c1_t0, ..., c0_t1, ...] undone, a trailing incomplete frame dropped (as toktts
+        does). A token that is not a code before EOS is a `TokenError`, never silently skipped."""
+        from ..errors import TokenError
+
+        body = tokens[:-1] if len(tokens) and tokens[-1] == self.eos else tokens
+        k = self.codebooks
+        body = body[:len(body) - len(body) % k]
+        bad = body[(body < 0) | (body >= self.bins)]
+        if bad.size:
+            raise TokenError(f"the model generated {bad.size} tokens that are not codec codes (e.g. {int(bad[0])}; "
+                             f"codes are 0..{self.bins - 1})")
+        return body.reshape(-1, k).T.astype("int64")  # [K, T]
+
+
+@dataclass(frozen=True)
 class FamilySpec:
     """Everything the engine and the runtimes need to know about a loaded model, without torch."""
 
@@ -141,6 +180,9 @@ class FamilySpec:
     reshape the time axis (WaveGlow's sample groups)."""
     decoder: Decoder | None = None
     """The autoregressive decode stage, or None for families whose encode predicts durations."""
+    tokens: TokenSpec | None = None
+    """The token generator of a token family (toktts, Spear-TTS), whose stages are a token model and a
+    codec rather than encode/frames/vocode; None for the others."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     """Family facts for its own stages and for display (JSON values only)."""
 
@@ -172,6 +214,8 @@ class FamilySpec:
         for key in ("encode_noise", "frames_noise"):
             if d.get(key) is not None:
                 d[key] = Noise(**d[key])
+        if d.get("tokens") is not None:
+            d["tokens"] = TokenSpec(**d["tokens"])
         if d.get("decoder") is not None:
             dec = dict(d["decoder"])
             dec["noise"] = Noise(**dec["noise"]) if dec.get("noise") is not None else None

@@ -52,6 +52,15 @@ def make_runtime(name: str, model: Any, **options: object) -> Runtime:
     impl = runtime_class(name)
     if isinstance(model, LazyModel) and name != "onnx":
         model = model.get()
+    if getattr(getattr(model, "spec", None), "tokens", None) is not None:  # a token family: its own loops
+        from .tokens import MODES, TokenRuntime
+
+        if name not in MODES:
+            raise ConfigError(f"token voices run on the {', '.join(MODES)} runtimes, not {name!r}")
+        try:
+            return TokenRuntime(model, mode=name, **options)
+        except TypeError as exc:
+            raise ConfigError(f"runtime {name!r}: {exc}") from None
     try:
         return impl(model, **options)
     except TypeError as exc:  # an option this runtime does not take

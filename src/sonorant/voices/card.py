@@ -32,6 +32,9 @@ class VoiceCard:
     """Number of speakers."""
     knob_defaults: Mapping[str, float] = field(default_factory=dict)
     """The voice's own defaults for some of its family's knobs (Piper's `inference` section)."""
+    tokens: bool = False
+    """Whether the voice generates codec tokens with a token model (decoding settings apply; it runs on
+    the eager, compile and xla runtimes)."""
 
 
 @dataclass

@@ -20,6 +20,8 @@ LOADERS: dict[str, str] = {
     "piper": "sonorant.voices.piper_loader",
     "nemo": "sonorant.voices.nemo_loader",
     "nvidia": "sonorant.voices.nvidia_loader",
+    "toktts": "sonorant.voices.toktts_loader",
+    "tokens": "sonorant.voices.tokenvoice_loader",
 }
 """Loader name -> module (probed in this order)."""
 
@@ -69,7 +71,11 @@ def locate(voice: str | Path | None = None) -> tuple[str, Path, str | None]:
     if path.suffix == ".json" and path.name.endswith(".onnx.json"):
         path = path.with_suffix("")
     if path.is_dir():
-        raise VoiceError(f"{path} is a directory: give the voice's model file")
+        for kind in LOADERS:
+            if getattr(loader(kind), "DIRECTORIES", False) and loader(kind).probe(path):
+                return kind, path, None
+        raise VoiceError(f"{path} is a directory sonorant cannot load: give the voice's model file (a toktts "
+                         "voice is the directory transformers' save_pretrained wrote)")
     if not path.is_file():
         known = ", ".join(bundled_voice_names())
         raise VoiceError(f"unknown voice {key!r}: not a bundled voice ({known}) and no such file")
@@ -77,7 +83,8 @@ def locate(voice: str | Path | None = None) -> tuple[str, Path, str | None]:
         if loader(kind).probe(path):
             return kind, path, None
     raise VoiceError(f"{path} is not a voice sonorant can load: expected a Piper .onnx (with its .onnx.json), a "
-                     "NeMo FastPitch .nemo or an NVIDIA DeepLearningExamples Tacotron2 checkpoint")
+                     "NeMo FastPitch .nemo, an NVIDIA DeepLearningExamples Tacotron2 checkpoint, a toktts "
+                     "directory or a Spear-TTS checkpoint")
 
 
 def load(voice: str | Path | None = None, **options: Any) -> LoadedVoice:
@@ -95,7 +102,7 @@ def load(voice: str | Path | None = None, **options: Any) -> LoadedVoice:
 
 def cli_options(args: Any) -> dict[str, Any]:
     """The loader options the command line gave (--vocoder, --denoise), those that are set."""
-    names = {"vocoder": "vocoder", "denoise": "denoise"}
+    names = {"vocoder": "vocoder", "denoise": "denoise", "codec": "codec"}
     return {k: getattr(args, a) for k, a in names.items() if getattr(args, a, None) is not None}
 
 

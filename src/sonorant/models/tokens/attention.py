@@ -62,15 +62,17 @@ def write_cache(cache: torch.Tensor, new: torch.Tensor, pos: torch.Tensor) -> No
 
 
 class Attention(nn.Module):
-    """Multi-head attention with grouped kv heads; `q`, `k`, `v`, `o` are separate linear layers."""
+    """Multi-head attention with grouped kv heads; `q`, `k`, `v`, `o` are separate linear layers (`k`, `v`
+    read `kv_dim` wide inputs: the encoder's width in cross-attention)."""
 
-    def __init__(self, cfg: StackConfig, cross: bool = False) -> None:
+    def __init__(self, cfg: StackConfig, cross: bool = False, kv_dim: int | None = None) -> None:
         super().__init__()
         kv_heads = (cfg.cross_kv_heads or cfg.kv_heads) if cross else cfg.kv_heads
         self.heads, self.kv_heads, self.head_dim = cfg.heads, kv_heads, cfg.head_dim
+        kv_dim = kv_dim or cfg.dim
         self.q = nn.Linear(cfg.dim, cfg.heads * cfg.head_dim, bias=cfg.bias)
-        self.k = nn.Linear(cfg.dim, kv_heads * cfg.head_dim, bias=cfg.bias)
-        self.v = nn.Linear(cfg.dim, kv_heads * cfg.head_dim, bias=cfg.bias)
+        self.k = nn.Linear(kv_dim, kv_heads * cfg.head_dim, bias=cfg.bias)
+        self.v = nn.Linear(kv_dim, kv_heads * cfg.head_dim, bias=cfg.bias)
         self.o = nn.Linear(cfg.heads * cfg.head_dim, cfg.dim, bias=cfg.bias)
         self.null = cross and cfg.null_kv
         if self.null:
@@ -87,7 +89,7 @@ class Attention(nn.Module):
         return self.q(x).unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)
 
     def keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [b, s, d] -> keys, values [b, g, s, dh] (with the null pair first when the layer has one)."""
+        """x [b, s, kv_dim] -> keys, values [b, g, s, dh] (with the null pair first when the layer has one)."""
         k = self.k(x).unflatten(-1, (self.kv_heads, self.head_dim)).transpose(1, 2)
         v = self.v(x).unflatten(-1, (self.kv_heads, self.head_dim)).transpose(1, 2)
         if self.null:

@@ -90,7 +90,8 @@ class TokenModelConfig:
     encoder: StackConfig
     """The encoder stack."""
     decoder: StackConfig
-    """The decoder stack (`cross` set)."""
+    """The decoder stack (`cross` set; its cross-attention keys/values read the encoder's width, which may
+    differ from the decoder's, as in toktts' GPT-2 pairs)."""
     bos: int
     """The decoder's start token (its embedding is the first input unless `start_vector`)."""
     eos: int
@@ -118,8 +119,6 @@ class TokenModelConfig:
     def __post_init__(self) -> None:
         if not self.decoder.cross:
             raise ConfigError("the decoder stack must cross-attend to the encoder (cross=True)")
-        if self.encoder.dim != self.decoder.dim:
-            raise ConfigError(f"encoder and decoder widths differ ({self.encoder.dim} vs {self.decoder.dim})")
         for name in ("bos", "eos", "pad"):
             if not 0 <= getattr(self, name) < self.tgt_vocab:
                 raise ConfigError(f"{name} ({getattr(self, name)}) must be a target token below {self.tgt_vocab}")

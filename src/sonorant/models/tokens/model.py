@@ -61,13 +61,13 @@ class FeedForward(nn.Module):
 class Block(nn.Module):
     """Pre-norm block: self-attention, cross-attention (decoder), feed-forward, each with a residual."""
 
-    def __init__(self, cfg: StackConfig) -> None:
+    def __init__(self, cfg: StackConfig, memory_dim: int | None = None) -> None:
         super().__init__()
         self.norm1 = make_norm(cfg)
         self.attn = Attention(cfg)
         if cfg.cross:
             self.norm_x = make_norm(cfg)
-            self.cross = Attention(cfg, cross=True)
+            self.cross = Attention(cfg, cross=True, kv_dim=memory_dim)
         self.norm2 = make_norm(cfg)
         self.ffn = FeedForward(cfg)
 
@@ -95,12 +95,12 @@ class Block(nn.Module):
 
 
 class Stack(nn.Module):
-    """A stack of blocks and its final norm."""
+    """A stack of blocks and its final norm (`memory_dim`: the width cross-attention reads)."""
 
-    def __init__(self, cfg: StackConfig) -> None:
+    def __init__(self, cfg: StackConfig, memory_dim: int | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.layers = nn.ModuleList(Block(cfg, memory_dim) for _ in range(cfg.layers))
         self.norm = make_norm(cfg) if cfg.final_norm else nn.Identity()
 
     def rotary(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -127,7 +127,7 @@ class TokenTransformer(nn.Module):
             self.tgt_pos = nn.Embedding(dec.max_positions, dec.dim)
         if cfg.start_vector:
             self.start = nn.Parameter(torch.zeros(dec.dim))
-        self.decoder = Stack(dec)
+        self.decoder = Stack(dec, memory_dim=enc.dim)
         if not cfg.tie_embeddings:
             self.head = nn.Linear(dec.dim, cfg.tgt_vocab, bias=cfg.logits_bias)
         elif cfg.logits_bias:
@@ -158,7 +158,7 @@ class TokenTransformer(nn.Module):
 
     def cross_kv(self, memory: torch.Tensor, src_lengths: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """memory [b, s, d] -> keys, values [L, b, gx, s', dh] of every decoder layer's cross-attention (gx:
+        """memory [b, s, d_enc] -> keys, values [L, b, gx, s', dh] of every decoder layer's cross-attention (gx:
         its kv heads, `cross_kv_heads`) and their bias [b, 1, 1, s'] (s' = s + 1 with a null key/value)."""
         kv = [layer.cross.keys_values(memory) for layer in self.decoder.layers]
         ck = torch.stack([k for k, _ in kv])

@@ -1,0 +1,107 @@
+"""The engine of token families: utterances -> tokens -> codes -> audio, batched and bucketed.
+
+Utterances are grouped by how they decode (method, beams, draft, bound: one loop per group), sorted by
+length and cut into batches; each row's per-utterance settings (seed, temperature, top-k, top-p) travel
+as tensors, so mixing them never builds another graph. Like `Engine`, it holds no tensor library: the
+runtime (`runtimes.tokens.TokenRuntime`) does the device work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..config import Decoding
+from .buckets import BucketConfig
+from .engine import Utterance
+from .streaming import StreamConfig
+
+_LOG = logging.getLogger(__name__)
+
+_DEFAULT = Decoding()
+
+
+class TokenEngine:
+    """Runs a token family's utterances through a `TokenRuntime`."""
+
+    def __init__(self, runtime: Any, buckets: BucketConfig | None = None, max_batch: int | None = None) -> None:
+        self.runtime = runtime
+        self.spec = runtime.spec
+        self.buckets = buckets or BucketConfig()
+        self.max_batch = max_batch or self.buckets.max_batch
+
+    @staticmethod
+    def decoding(u: Utterance) -> Decoding:
+        """An utterance's decoding settings (the greedy default if it has none)."""
+        return u.decoding or _DEFAULT
+
+    def tokens(self, utterances: Sequence[Utterance], stats: Any = None) -> list[np.ndarray]:
+        """Each utterance's generated tokens (EOS last), in order."""
+        out: list[np.ndarray | None] = [None] * len(utterances)
+        groups: dict[tuple, list[int]] = {}
+        for i, u in enumerate(utterances):
+            d = self.decoding(u)
+            groups.setdefault((d.method, d.beams, d.draft, d.max_tokens, d.length_penalty), []).append(i)
+        for idx in groups.values():
+            idx.sort(key=lambda i: len(utterances[i].ids))
+            for start in range(0, len(idx), self.max_batch):
+                part = idx[start:start + self.max_batch]
+                first = self.decoding(utterances[part[0]])
+                mixed = {(self.decoding(utterances[i]).temperature, self.decoding(utterances[i]).top_k,
+                          self.decoding(utterances[i]).top_p) for i in part}
+                if len(mixed) > 1:  # rows with other sampling settings run as their own batches
+                    for i in part:
+                        out[i] = self._generate([utterances[i]], self.decoding(utterances[i]), stats)[0]
+                    continue
+                for i, tokens in zip(part, self._generate([utterances[i] for i in part], first, stats)):
+                    out[i] = tokens
+        return [t for t in out if t is not None]
+
+    def _generate(self, batch: Sequence[Utterance], opts: Decoding, stats: Any) -> list[np.ndarray]:
+        return self.runtime.generate([u.ids for u in batch], [u.seed for u in batch], opts, stats)
+
+    def codes(self, tokens: np.ndarray) -> np.ndarray:
+        """An utterance's tokens -> codec codes [K, T]."""
+        return self.spec.tokens.codes(np.asarray(tokens))
+
+    def synthesize(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[np.ndarray]:
+        """Each utterance's audio, in order."""
+        codes = [self.codes(t) for t in self.tokens(utterances)]
+        out: list[np.ndarray] = []
+        step = max_batch or max(self.max_batch, 1)
+        for start in range(0, len(codes), step):
+            out.extend(self.runtime.vocode(codes[start:start + step]))
+        return out
+
+    def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[tuple[np.ndarray, bool]]:
+        """One utterance's audio in pieces (the codec decodes growing chunks of frames with its state carried;
+        the pieces concatenate to `synthesize`'s audio). The tokens are generated first."""
+        cfg = cfg or StreamConfig()
+        codes = self.codes(self.tokens([utterance])[0])
+        pieces = list(self.runtime.vocode_stream(codes, _chunks(cfg))) or [np.zeros(0, np.float32)]
+        for i, piece in enumerate(pieces):
+            yield piece, i == len(pieces) - 1
+
+    def warmup(self, batch_sizes: Sequence[int] = (1,), stream: StreamConfig | None = None,
+               decodings: Sequence[Decoding] = (_DEFAULT,)) -> None:
+        """Build every graph of the given decoding settings, batch sizes and the smallest id bucket (one
+        step of each loop: no utterance needs to end), and the codec's for the smallest frame bucket."""
+        tok = self.spec.tokens
+        ids = [tok.src_pad + 1] * 2
+        for opts in decodings:
+            for b in batch_sizes:
+                self.runtime.generate([ids] * b, list(range(b)), opts, warmup=True)
+        for b in batch_sizes:
+            self.runtime.vocode([np.zeros((tok.codebooks, 1), dtype=np.int64)] * b)
+
+
+def _chunks(cfg: StreamConfig) -> list[int]:
+    """Frames of the stream's chunks: the schedule's first size, growing to its largest."""
+    sizes, n = [], max(1, cfg.first_frames)
+    while n < cfg.max_frames and cfg.growth > 1:
+        sizes.append(n)
+        n *= cfg.growth
+    return [*sizes, max(1, cfg.max_frames)]

@@ -1,0 +1,272 @@
+"""Generating tokens with a token model (`models.tokens`): greedy, sampling, beam search and speculative
+decoding, every step a fixed-shape call on a static cache.
+
+A batch is one bucket: rows (x beams), source width and target slots fixed, so each graph (`encode`,
+`step`, `draft`, `verify`, `beam_step`, `reorder`) is built once per bucket on compile or XLA and every
+later call reuses it. Rows advance at their own positions (`pos` [b]): a row that finished keeps running
+harmlessly until the whole batch is done, and speculative rows that accept different numbers of drafts
+simply move their own `pos` (rolling back a rejected draft costs nothing: slots past `pos` are never
+read). The host reads back one small array per block of steps (the rows' live flags), never logits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import Decoding
+from ..engine.buckets import bucket_size
+from ..errors import DecodeLimitError
+from .token_sampling import ACCEPT_STREAM, RESIDUAL_STREAM, choose, gumbel, probabilities, uniform
+
+_LOG = logging.getLogger(__name__)
+
+SLOT_EDGES = (64, 128, 256, 512, 1024, 2048, 4096)
+"""Cache slot buckets: a graph serves every bound whose slots round up to the same edge."""
+
+Graph = Callable[..., Any]
+"""A graph runner: `run(name, fn, *args)` calls fn(*args) as the runtime does (eagerly, compiled once per
+name and shape, or traced on XLA) and returns its outputs."""
+
+
+def eager(name: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """The plain runner: call fn."""
+    return fn(*args)
+
+
+@dataclass
+class DecodeStats:
+    """What one `generate` call did (the bench and tests read it)."""
+
+    steps: int = 0
+    """Graph calls of the decoder (draft and verify calls counted separately)."""
+    host_reads: int = 0
+    """Device-to-host reads during decoding."""
+    drafted: int = 0
+    """Speculative tokens proposed for rows still live."""
+    accepted: int = 0
+    """Of those, accepted by the full model."""
+    beam_rounds: list[int] = field(default_factory=list)
+    """Steps each beam batch ran."""
+
+    @property
+    def accept_rate(self) -> float:
+        """Accepted / drafted (0 when nothing was drafted)."""
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+
+@dataclass
+class Batch:
+    """One bucket's inputs on the device."""
+
+    src: torch.Tensor
+    """Source ids [b, s] (padded with the model's src_pad)."""
+    src_lengths: torch.Tensor
+    """[b] int64."""
+    seeds: torch.Tensor
+    """Per-row seeds [b] int64."""
+
+
+def _knobs(opts: Decoding, b: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-row temperature, top_k, top_p tensors (one graph serves every setting)."""
+    return (torch.full((b,), float(opts.temperature), device=device), torch.full((b,), opts.top_k, device=device),
+            torch.full((b,), float(opts.top_p), device=device))
+
+
+class TokenDecoder:
+    """Runs a `TokenTransformer`'s decoding loops through a graph runner."""
+
+    def __init__(self, model: Any, run: Graph = eager, sync_every: int = 8, max_tokens: int | None = None) -> None:
+        self.model = model
+        self.cfg = model.cfg
+        self.max_tokens = max_tokens
+        """The bound when a request sets none (None: every target position the model has)."""
+        self.run = run
+        self.sync_every = sync_every
+        """Steps between host reads of the live flags (greedy and sampling)."""
+        self._warmup = False
+
+    # ---- graphs ----------------------------------------------------------------------------------------
+
+    def _encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.model.cross_kv(self.model.encode(src, src_lengths), src_lengths)
+
+    def _sample_step(self, cur, pos, live, out, k, v, ck, cv, cb, seeds, temp, top_k, top_p):  # noqa: ANN001, ANN202
+        logits = self.model.step(cur, pos, k, v, ck, cv, cb)  # [b, 1, V]
+        nxt = choose(logits, seeds, (pos + 1)[:, None], temp, top_k, top_p)[:, 0]  # token at position pos + 1
+        nxt = torch.where(live, nxt, self.cfg.pad)
+        out.scatter_(1, pos[:, None], nxt[:, None])  # out[r, j] is the token at position j + 1
+        return nxt[:, None], pos + 1, live & (nxt != self.cfg.eos)
+
+    def _draft_step(self, cur, pos, k, v, ck, cv, cb, seeds, temp, top_k, top_p):  # noqa: ANN001, ANN202
+        logits = self.model.step(cur, pos, k, v, ck, cv, cb, depth=self.cfg.early_exit_layer)  # [b, 1, V]
+        q = probabilities(logits, temp, top_k, top_p)  # [b, 1, V]
+        return choose(logits, seeds, (pos + 1)[:, None], temp, top_k, top_p), q
+
+    def _verify(self, tokens, q, pos, live, out, k, v, ck, cv, cb, seeds, temp, top_k, top_p):  # noqa: ANN001, ANN202
+        """tokens [b, g + 1] = the last emitted token and g drafts, q [b, g, V] their draft distributions."""
+        g = q.shape[1]
+        logits = self.model.step(tokens, pos, k, v, ck, cv, cb)  # [b, g + 1, V]
+        p = probabilities(logits, temp, top_k, top_p)  # [b, g + 1, V]
+        drafts = tokens[:, 1:]  # [b, g]
+        p_d = p[:, :g].gather(-1, drafts[..., None])[..., 0]  # [b, g]
+        q_d = q.gather(-1, drafts[..., None])[..., 0]
+        positions = pos[:, None] + 1 + torch.arange(g, device=pos.device)  # [b, g]: each draft's position
+        u = uniform(seeds, ACCEPT_STREAM, 1, positions)[..., 0]  # [b, g]
+        ok = u * q_d <= p_d  # accept with probability min(1, p / q)
+        n_acc = ok.to(torch.int64).cumprod(-1).sum(-1)  # [b] leading accepted drafts
+        at = n_acc[:, None, None].expand(-1, 1, p.shape[-1])
+        p_n = p.gather(1, at)[:, 0]  # [b, V] the full model at the first rejected (or bonus) position
+        q_n = torch.cat([q, torch.zeros_like(q[:, :1])], 1).gather(1, at)[:, 0]  # zero at the bonus position
+        residual = (p_n - q_n).clamp_min(0)  # the bonus position's residual is p itself
+        noise = gumbel(seeds, RESIDUAL_STREAM, p.shape[-1], (pos + 1 + n_acc)[:, None])[:, 0]
+        new = (residual.log() + noise).argmax(-1)  # [b] a draw from relu(p - q), normalized
+        j = torch.arange(g + 1, device=pos.device)[None, :]  # [1, g + 1]
+        emitted = torch.where(j < n_acc[:, None], torch.cat([drafts, drafts[:, :1]], 1), new[:, None])  # [b, g + 1]
+        is_eos = (emitted == self.cfg.eos) & (j <= n_acc[:, None])
+        first_eos = torch.where(is_eos, j, g + 1).min(-1).values  # [b]
+        count = torch.minimum(n_acc, first_eos) + 1  # tokens this round emits (through an EOS)
+        valid = (j < count[:, None]) & live[:, None]
+        slots = pos[:, None] + j  # out index of each emitted token
+        out.scatter_(1, slots, torch.where(valid, emitted, out.gather(1, slots)))
+        accepted = torch.where(live, torch.minimum(n_acc, count), 0).sum()
+        drafted = live.to(torch.int64).sum() * g
+        still = live & (first_eos > g)
+        # a finished row stays where it is, so its (ignored) later rounds never write past the cache
+        return new[:, None], torch.where(still, pos + n_acc + 1, pos), still, torch.stack([drafted, accepted])
+
+    def _beam_step(self, cur, pos, scores, k, v, ck, cv, cb, width: int):  # noqa: ANN001, ANN202
+        logits = self.model.step(cur, pos, k, v, ck, cv, cb)[:, 0]  # [b * B, V]
+        logp = logits.float().log_softmax(-1) + scores[:, None]  # [b * B, V]
+        flat = logp.reshape(-1, width * logp.shape[-1])  # [b, B * V]
+        return flat.topk(2 * width, dim=-1)
+
+    @staticmethod
+    def _reorder(k: torch.Tensor, v: torch.Tensor, rows: torch.Tensor) -> None:
+        """Beam reordering: cache rows gathered by parent index, in place."""
+        k.copy_(k.index_select(1, rows))
+        v.copy_(v.index_select(1, rows))
+
+    # ---- loops -----------------------------------------------------------------------------------------
+
+    def bound(self, opts: Decoding) -> int:
+        """Most tokens a row may generate (EOS included)."""
+        limit = self.cfg.max_target - 1  # position 0 holds the start token
+        if opts.max_tokens is not None and opts.max_tokens > limit:
+            raise DecodeLimitError(f"max_tokens {opts.max_tokens} exceeds this model's {limit} target positions")
+        return opts.max_tokens or self.max_tokens or limit
+
+    def slots(self, tokens: int) -> int:
+        """Cache slots (= the `out` buffer's width) for a loop that may write `tokens` positions."""
+        return bucket_size(tokens, SLOT_EDGES)
+
+    def generate(self, batch: Batch, opts: Decoding, stats: DecodeStats | None = None,
+                 warmup: bool = False) -> list[np.ndarray]:
+        """Each row's tokens (EOS included, start token excluded) as int64 arrays.
+
+        Raises `DecodeLimitError` if a row has not emitted EOS within the bound (its partial tokens are on
+        the error's `tokens`). `warmup=True` runs each graph of the method once and returns nothing."""
+        stats = stats if stats is not None else DecodeStats()
+        self._warmup = warmup
+        with torch.no_grad():
+            if opts.method == "beam":
+                return self._beam(batch, opts, stats)
+            if opts.method == "speculative":
+                if self.cfg.early_exit_layer is None:
+                    raise DecodeLimitError("speculative decoding needs a model with an early-exit head")
+                return self._speculative(batch, opts, stats)
+            return self._sampled(batch, opts, stats)
+
+    def _prepare(self, batch: Batch, slots: int) -> tuple[torch.Tensor, ...]:
+        ck, cv, cb = self.run("encode", self._encode, batch.src, batch.src_lengths)
+        k, v = self.model.new_cache(batch.src.shape[0], slots, device=batch.src.device)
+        return ck, cv, cb, k, v
+
+    def _start(self, b: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        cur = torch.full((b, 1), self.cfg.bos, dtype=torch.int64, device=device)
+        return cur, torch.zeros(b, dtype=torch.int64, device=device), torch.ones(b, dtype=torch.bool, device=device)
+
+    def _sampled(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
+        limit = self.bound(opts)
+        b, dev = batch.src.shape[0], batch.src.device
+        slots = self.slots(limit)
+        ck, cv, cb, k, v = self._prepare(batch, slots)
+        cur, pos, live = self._start(b, dev)
+        out = torch.full((b, slots), self.cfg.pad, dtype=torch.int64, device=dev)
+        knobs = _knobs(opts, b, dev)
+        done = False
+        for step in range(limit):
+            cur, pos, live = self.run("step", self._sample_step, cur, pos, live, out, k, v, ck, cv, cb,
+                                      batch.seeds, *knobs)
+            stats.steps += 1
+            if self._warmup:
+                return []
+            if (step + 1) % self.sync_every == 0 or step + 1 == limit:
+                stats.host_reads += 1
+                if not bool(live.any()):
+                    done = True
+                    break
+        return self._finish(out[:, :limit], live, limit, done)
+
+    def _speculative(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
+        limit, g = self.bound(opts), opts.draft
+        b, dev = batch.src.shape[0], batch.src.device
+        slots = self.slots(limit + g + 1)
+        ck, cv, cb, k, v = self._prepare(batch, slots)
+        cur, pos, live = self._start(b, dev)
+        out = torch.full((b, slots), self.cfg.pad, dtype=torch.int64, device=dev)
+        knobs = _knobs(opts, b, dev)
+        counts = torch.zeros(2, dtype=torch.int64, device=dev)
+        done = False
+        while True:
+            drafts, qs, d_cur = [], [], cur
+            for i in range(g):
+                d_cur, q = self.run("draft", self._draft_step, d_cur, pos + i, k, v, ck, cv, cb, batch.seeds, *knobs)
+                drafts.append(d_cur)
+                qs.append(q)
+            stats.steps += g + 1
+            tokens = torch.cat([cur, *drafts], 1)  # [b, g + 1]
+            cur, pos, live, c = self.run("verify", self._verify, tokens, torch.cat(qs, 1), pos, live, out,
+                                         k, v, ck, cv, cb, batch.seeds, *knobs)
+            counts += c
+            stats.host_reads += 1
+            if self._warmup:
+                return []
+            live_host, pos_host = live.cpu().numpy(), pos.cpu().numpy()
+            if not live_host.any():
+                done = True
+                break
+            if (pos_host[live_host] >= limit).any():
+                break
+        drafted, accepted = counts.cpu().tolist()
+        stats.drafted += drafted
+        stats.accepted += accepted
+        return self._finish(out[:, :limit], live, limit, done)
+
+    def _finish(self, out: torch.Tensor, live: torch.Tensor, limit: int, done: bool) -> list[np.ndarray]:
+        tokens = out.cpu().numpy()
+        rows, stuck = [], []
+        for r, row in enumerate(tokens):
+            ends = np.flatnonzero(row == self.cfg.eos)
+            if ends.size:
+                rows.append(row[:ends[0] + 1].copy())
+            else:
+                rows.append(row.copy())
+                stuck.append(r)
+        if stuck or not done:
+            err = DecodeLimitError(
+                f"{len(stuck)} of {len(rows)} rows did not end within {limit} tokens (rows "
+                f"{', '.join(map(str, stuck[:8]))}); raise max_tokens, or split the text")
+            err.tokens = rows  # type: ignore[attr-defined]
+            raise err
+        return rows
+
+    def _beam(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
+        from .token_beam import beam_search
+
+        return beam_search(self, batch, opts, stats)
