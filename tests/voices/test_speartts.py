@@ -212,6 +212,37 @@ def test_beam_search_semantics_reproduce_upstream(loaded, ref):
     assert ref["beam_tokens"].tolist() != ref["greedy_tokens"][:, :max_length].tolist()  # beams change the result
 
 
+def test_engine_decoder_matches_upstream(loaded, ref):
+    """The engine's `TokenDecoder` on the loaded model: greedy and beam give upstream's tokens, speculative
+    decoding at temperature 0 gives the greedy tokens (upstream's own `spec_decode` does not: see the
+    fixture README)."""
+    from sonorant.config import Decoding
+    from sonorant.errors import DecodeLimitError
+    from sonorant.runtimes.token_decoding import Batch, DecodeStats, TokenDecoder
+
+    model, spec = loaded
+    batch = Batch(torch.from_numpy(ref["src_in"]), torch.from_numpy(ref["src_in_lengths"]), torch.arange(4))
+    decoder = TokenDecoder(model)
+
+    def run(opts: Decoding) -> tuple[list[list[int]], DecodeStats]:
+        stats = DecodeStats()
+        try:
+            rows = decoder.generate(batch, opts, stats)
+        except DecodeLimitError as exc:  # rows 2 and 3 run to the bound, as upstream's do
+            rows = exc.tokens
+        return [row.tolist() for row in rows], stats
+
+    greedy, _ = run(Decoding(method="greedy", temperature=0.0, max_tokens=int(ref["greedy_max_length"])))
+    for r, (row, end) in enumerate(zip(ref["greedy_tokens"].tolist(), ref["greedy_eos_step"].tolist())):
+        assert greedy[r] == (row[:end + 1] if end >= 0 else row)
+    speculative, stats = run(Decoding(method="speculative", temperature=0.0, draft=int(ref["spec_gamma"]),
+                                      max_tokens=int(ref["greedy_max_length"])))
+    assert speculative == greedy and stats.drafted > 0
+    beams, _ = run(Decoding(method="beam", beams=int(ref["beam_size"]), temperature=0.0,
+                            max_tokens=int(ref["beam_max_length"])))
+    assert beams == [[t for t in row if t != spec.semantic_pad] for row in ref["beam_tokens"].tolist()]
+
+
 # ---- bad files -------------------------------------------------------------------------------------------
 
 def copy_ckpt(tmp_path: Path, with_sidecar: bool = True) -> Path:
