@@ -134,8 +134,8 @@ def spear_config(state: dict[str, torch.Tensor], kwargs: dict[str, Any] | None =
     heads, enc_kv, _ = heads_of("source", 0)
     _, dec_kv, _ = heads_of("target", 0)
     _, cross_kv, _ = heads_of("target", 1)
-    enc_ffn = _rows(_get(state, "source_transformer.layers.0.2.1.weight", source), 2, "ffn", source)
-    dec_ffn = _rows(_get(state, "target_transformer.layers.0.2.1.weight", source), 2, "ffn", source)
+    ffn_keys = ("source_transformer.layers.0.2.1.weight", "target_transformer.layers.0.2.1.weight")
+    enc_ffn, dec_ffn = (_rows(_get(state, key, source), 2, key, source) for key in ffn_keys)
 
     if not kw["autoset_semantic_eos_id"]:
         raise VoiceError(f"{source}: built with autoset_semantic_eos_id=False, so it has no semantic EOS and "
@@ -152,7 +152,8 @@ def spear_config(state: dict[str, torch.Tensor], kwargs: dict[str, Any] | None =
     exit_layer = exit_layer if has_exit else None
     exit_ffn = 0
     if exit_layer is not None:
-        exit_ffn = _rows(_get(state, "to_early_exit_semantic_logits.0.fn.1.weight", source), 2, "exit ffn", source)
+        key = "to_early_exit_semantic_logits.0.fn.1.weight"
+        exit_ffn = _rows(_get(state, key, source), 2, key, source)
 
     inferred = {"dim": dim, "source_depth": depth["source"], "target_depth": depth["target"], "heads": heads,
                 "dim_head": head_dim, "num_text_token_ids": n_text, "num_semantic_token_ids": n_sem,
