@@ -25,6 +25,15 @@ F32_TOL = 1e-4  # float32 sonorant vs float32 upstream (the issue's bound)
 F64_TOL = 1e-9  # float64 sonorant vs float64 upstream: the same maths
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: the tiny model gains nothing from more, and the machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def fixture(name: str) -> Path:
     path = FIXTURES / name
     if not path.is_file():
