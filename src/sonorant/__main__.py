@@ -22,12 +22,27 @@ def _add_synthesis_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--voice", "-m", "--model", dest="voice", default=None,
                    help="bundled voice name (default: joe), a Piper .onnx, a NeMo FastPitch .nemo or an NVIDIA "
-                        "Tacotron2 checkpoint (both with --vocoder)")
+                        "Tacotron2 checkpoint (both with --vocoder), a toktts directory or a token voice (with "
+                        "--codec where it has none of its own)")
     p.add_argument("--vocoder", default=None,
                    help="vocoder of a spectrogram voice: a NeMo HiFi-GAN .nemo, or an NVIDIA WaveGlow checkpoint")
     p.add_argument("--denoise", type=float, default=None,
                    help="WaveGlow voices: strength of the bias-removal denoiser (default 0.01, as NVIDIA's "
                         "scripts; 0: off)")
+    p.add_argument("--codec", default=None,
+                   help="token voices: the codec their tokens decode with (Meta's Encodec .th, a transformers "
+                        "Encodec directory, or a unit codec .npz)")
+    p.add_argument("--decoding", default="greedy", choices=("greedy", "sample", "beam", "speculative"),
+                   help="token voices: how tokens are chosen (default greedy)")
+    p.add_argument("--beams", type=int, default=4, help="token voices: beam width for --decoding beam (default 4)")
+    p.add_argument("--top-k", type=int, default=0, help="token voices: sample among the k likeliest (0: all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="token voices: nucleus sampling mass (1: all)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="token voices: sampling temperature for sample/speculative (default 1; 0: greedy)")
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help="token voices: most tokens per sentence (default: the voice's bound); more is an error")
+    p.add_argument("--draft", type=int, default=5,
+                   help="token voices: tokens drafted per verification for --decoding speculative (default 5)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate for any voice (>1 faster; default 1)")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="set one of the voice family's controls (repeatable; `sonorant voices` lists them): "

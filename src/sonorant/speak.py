@@ -129,6 +129,12 @@ def knobs_from_args(args: argparse.Namespace) -> dict[str, float]:
     return knobs
 
 
+def decoding_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """The token-decoding fields of `SynthesisConfig` the command line set."""
+    names = ("decoding", "beams", "top_k", "top_p", "temperature", "max_tokens", "draft")
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+
+
 def run_speak(args: argparse.Namespace) -> int:
     """Run `sonorant speak` for parsed `args`; returns the exit status."""
     from . import SynthesisConfig, load_voice
@@ -151,10 +157,10 @@ def run_speak(args: argparse.Namespace) -> int:
             text = f"<speak>{text}</speak>"
     cfg = SynthesisConfig(knobs=knobs_from_args(args), speed=args.speed, speaker=args.speaker, seed=args.seed, sentence_silence=args.sentence_silence,
                           normalize_text=not args.no_text_normalize, volume=args.volume,
-                          normalize_audio=args.normalize_audio)
+                          normalize_audio=args.normalize_audio, **decoding_from_args(args))
     options = {"precision": args.precision} if args.precision != "fp32" else {}
     voice = load_voice(args.voice, vocoder=args.vocoder, denoise=args.denoise, device=args.device, runtime=args.runtime,
-                       runtime_options=options)
+                       runtime_options=options, codec=getattr(args, "codec", None))
     resolved = voice.resolve(cfg)  # bad settings fail here, before anything is written
     if args.show_text:
         trace = voice.analyze(text, normalize=resolved.normalize_text)

@@ -334,3 +334,32 @@ def test_invalid_tokens_and_codes() -> None:
         tokens_from_codes(torch.zeros(3, 4, dtype=torch.long))
     with pytest.raises(ConfigError, match="0..1023"):
         tokens_from_codes(torch.tensor([[0, 1024], [1, 2]]))
+
+
+# ---- the voice: load_voice(toktts directory, codec=Encodec) ------------------------------------------------
+
+
+def test_load_voice_speaks_upstreams_greedy_tokens(ref: dict, tmp_path: Path) -> None:
+    """Through the public API, text 1's greedy tokens are upstream's (the voice reads text as written with
+    normalize_text=False, as toktts), and its audio is the Encodec decode of exactly those codes."""
+    import sonorant
+    from sonorant import SynthesisConfig
+
+    codec = FIXTURES.parent / "encodec" / "encodec_tiny.th"
+    voice = sonorant.load_voice(MODEL, codec=codec)
+    assert (voice.family, voice.sample_rate, voice.runtime.name) == ("toktts", 24000, "eager")
+    text = ref["meta"]["texts"][1]
+    cfg = SynthesisConfig(normalize_text=False)
+    tokens = voice.tokens(text, cfg)
+    upstream = ref["greedy"][1].tolist()
+    assert [tokens[0].tolist()] == [upstream[1:upstream.index(EOS, 1) + 1]]
+    audio = voice.synthesize(text, cfg).samples
+    codes = codes_from_tokens(tokens[0])  # [2, T]
+    assert len(audio) == codes.shape[1] * 320
+    with torch.no_grad():
+        direct = voice.model.codec.decode(torch.as_tensor(codes)[None])[0].numpy()
+    assert np.abs(audio - direct).max() < 1e-5
+    streamed = np.concatenate([c.samples for c in voice.stream(text, cfg)])
+    assert np.abs(streamed - audio).max() < 1e-5
+    with pytest.raises(VoiceError, match="needs the Encodec codec"):
+        sonorant.load_voice(MODEL)

@@ -14,8 +14,8 @@ from typing import Any
 from ..errors import VoiceError
 
 CODECS: dict[str, str] = {
-    "encodec": "sonorant.voices.encodec",
     "units": "sonorant.voices.units",
+    "encodec": "sonorant.voices.encodec",
 }
 """Codec format -> module (probed in this order)."""
 

@@ -168,3 +168,31 @@ def load_unit_codec(path: str | Path, voice: str | Path | None = None) -> UnitCo
     vocoder = model.stages()["vocode"]
     name = f"units-{header.bins}x{header.frames_per_unit}"
     return UnitCodec(torch.from_numpy(centroids), vocoder, spec, name=name).eval()
+
+
+# ---- the codec registry's entry points (`voices.codecs`) --------------------------------------------------
+
+
+def probe(path: Path) -> bool:
+    """Whether `path` is a unit codec file (an .npz whose header says so; cheap)."""
+    path = Path(path)
+    if not path.is_file() or path.suffix != ".npz":
+        return False
+    try:
+        read_unit_codebook(path)
+    except VoiceError:
+        return False
+    return True
+
+
+def info(path: Path) -> Any:
+    """The codec's name and sample rate (torch-free)."""
+    from .codecs import CodecInfo
+
+    _, header = read_unit_codebook(path)
+    return CodecInfo(name=f"units-{header.bins}x{header.frames_per_unit}", sample_rate=header.sample_rate)
+
+
+def load(path: Path) -> UnitCodec:
+    """The codec module (`load_unit_codec` with the voice its header names)."""
+    return load_unit_codec(path)
