@@ -123,6 +123,10 @@ def test_model_config_errors():
     with pytest.raises(ConfigError, match="eos .* must be a target token"):
         TokenModelConfig(**{**cfg.__dict__, "eos": 40})
     with pytest.raises(ConfigError, match="early_exit_layer"):
-        TokenModelConfig(**{**cfg.__dict__, "early_exit_layer": 2})
+        TokenModelConfig(**{**cfg.__dict__, "early_exit_layer": 3})  # 2 of 2 is allowed (as upstream Spear)
+    with pytest.raises(ConfigError, match="exit_ffn_dim"):
+        TokenModelConfig(**{**cfg.__dict__, "exit_ffn_dim": 8})
+    with pytest.raises(ConfigError, match="cross_kv_heads"):
+        StackConfig(layers=1, dim=8, heads=4, kv_heads=4, head_dim=2, ffn_dim=8, cross_kv_heads=3)
     with pytest.raises(ConfigError, match="learned positions"):
         TokenModelConfig(**{**cfg.__dict__, "max_target": 65})

@@ -34,10 +34,13 @@ def key_bias(lengths: torch.Tensor, slots: int, null: bool = False) -> torch.Ten
     return torch.where(seen, 0.0, NEG)[:, None, None].to(torch.float32)
 
 
-def rotary_angles(positions: torch.Tensor, dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin [b, 1, n, dim] for absolute positions [b, n]; adjacent dims (2i, 2i + 1) form a pair."""
+def rotary_angles(positions: torch.Tensor, dim: int, theta: float,
+                  dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [b, 1, n, dim] for absolute positions [b, n]; adjacent dims (2i, 2i + 1) form a pair. The
+    frequencies are float32 values (as the reference implementations store them); angles, cos and sin are
+    computed in `dtype` (float32, or float64 for a float64 model)."""
     inv = 1.0 / theta ** (torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim)  # [dim/2]
-    ang = positions.to(torch.float32)[..., None] * inv  # [b, n, dim/2]
+    ang = positions.to(dtype)[..., None] * inv.to(dtype)  # [b, n, dim/2]
     ang = ang.repeat_interleave(2, dim=-1)[:, None]  # [b, 1, n, dim]
     return ang.cos(), ang.sin()
 
@@ -64,19 +67,20 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: StackConfig, cross: bool = False, kv_dim: int | None = None) -> None:
         super().__init__()
-        self.heads, self.kv_heads, self.head_dim = cfg.heads, cfg.kv_heads, cfg.head_dim
+        kv_heads = (cfg.cross_kv_heads or cfg.kv_heads) if cross else cfg.kv_heads
+        self.heads, self.kv_heads, self.head_dim = cfg.heads, kv_heads, cfg.head_dim
         kv_dim = kv_dim or cfg.dim
         self.q = nn.Linear(cfg.dim, cfg.heads * cfg.head_dim, bias=cfg.bias)
-        self.k = nn.Linear(kv_dim, cfg.kv_heads * cfg.head_dim, bias=cfg.bias)
-        self.v = nn.Linear(kv_dim, cfg.kv_heads * cfg.head_dim, bias=cfg.bias)
+        self.k = nn.Linear(kv_dim, kv_heads * cfg.head_dim, bias=cfg.bias)
+        self.v = nn.Linear(kv_dim, kv_heads * cfg.head_dim, bias=cfg.bias)
         self.o = nn.Linear(cfg.heads * cfg.head_dim, cfg.dim, bias=cfg.bias)
         self.null = cross and cfg.null_kv
         if self.null:
-            self.null_k = nn.Parameter(torch.zeros(cfg.kv_heads, cfg.head_dim))
-            self.null_v = nn.Parameter(torch.zeros(cfg.kv_heads, cfg.head_dim))
-        group = cfg.heads // cfg.kv_heads
+            self.null_k = nn.Parameter(torch.zeros(kv_heads, cfg.head_dim))
+            self.null_v = nn.Parameter(torch.zeros(kv_heads, cfg.head_dim))
+        group = cfg.heads // kv_heads
         # query heads listed kv head by kv head (head q reads kv head q mod g), and the inverse order
-        order = [j * cfg.kv_heads + i for i in range(cfg.kv_heads) for j in range(group)]
+        order = [j * kv_heads + i for i in range(kv_heads) for j in range(group)]
         self.register_buffer("order", torch.tensor(order), persistent=False)
         self.register_buffer("unorder", torch.argsort(torch.tensor(order)), persistent=False)
 

@@ -41,6 +41,9 @@ class StackConfig:
     """LayerNorm epsilon (RMS norm uses `F.normalize`'s own floor)."""
     bias: bool = True
     """Whether the linear layers of attention and feed-forward have biases."""
+    ffn_bias: bool | None = None
+    """Whether the feed-forward linear layers have biases (None: as `bias`; Spear-TTS: attention without,
+    feed-forward with)."""
     causal: bool = True
     """Whether position i attends only to positions <= i (GPT-2's encoder is causal too)."""
     positions: str = "learned"
@@ -55,6 +58,8 @@ class StackConfig:
     """Whether each block cross-attends to the encoder's memory (the decoder)."""
     null_kv: bool = False
     """Whether cross-attention has a learned key/value pair that is always visible."""
+    cross_kv_heads: int = 0
+    """Key/value heads of cross-attention (0: as `kv_heads`; Spear-TTS groups only self-attention)."""
     final_norm: bool = True
     """Whether a norm follows the last block."""
 
@@ -66,8 +71,9 @@ class StackConfig:
         for name in ("layers", "dim", "heads", "kv_heads", "head_dim", "ffn_dim", "max_positions"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.heads % self.kv_heads:
-            raise ConfigError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
+        for name in ("kv_heads", "cross_kv_heads"):
+            if self.heads % (getattr(self, name) or self.kv_heads):
+                raise ConfigError(f"heads ({self.heads}) must be a multiple of {name} ({getattr(self, name)})")
         rot = self.rotary_dim or self.head_dim
         if self.positions == "rotary" and (rot % 2 or rot > self.head_dim):
             raise ConfigError(f"rotary_dim must be even and at most head_dim ({self.head_dim}), not {rot}")
@@ -102,6 +108,9 @@ class TokenModelConfig:
     """Whether the logits (and the early-exit head) have a bias."""
     early_exit_layer: int | None = None
     """Decoder blocks run before the early-exit head (the speculative draft model), or None."""
+    exit_ffn_dim: int = 0
+    """Hidden width of a residual pre-norm feed-forward block (the decoder's kind) in front of the early-exit
+    head's norm (0: none; Spear-TTS has one, 4 x dim x 2/3 wide whatever the decoder's width)."""
     max_target: int = 1024
     """Most target tokens a row may have, BOS included (the decoder's position limit)."""
     codebooks: int = 1
@@ -113,8 +122,10 @@ class TokenModelConfig:
         for name in ("bos", "eos", "pad"):
             if not 0 <= getattr(self, name) < self.tgt_vocab:
                 raise ConfigError(f"{name} ({getattr(self, name)}) must be a target token below {self.tgt_vocab}")
-        if self.early_exit_layer is not None and not 0 < self.early_exit_layer < self.decoder.layers:
-            raise ConfigError(f"early_exit_layer must be in 1..{self.decoder.layers - 1}, not {self.early_exit_layer}")
+        if self.early_exit_layer is not None and not 0 < self.early_exit_layer <= self.decoder.layers:
+            raise ConfigError(f"early_exit_layer must be in 1..{self.decoder.layers}, not {self.early_exit_layer}")
+        if self.exit_ffn_dim < 0 or (self.exit_ffn_dim and self.early_exit_layer is None):
+            raise ConfigError(f"exit_ffn_dim ({self.exit_ffn_dim}) needs an early_exit_layer and must be >= 0")
         if self.decoder.positions == "learned" and self.max_target > self.decoder.max_positions:
             raise ConfigError(f"max_target ({self.max_target}) exceeds the decoder's {self.decoder.max_positions} "
                               "learned positions")

@@ -10,6 +10,7 @@ caller per bucket (rows, target slots) and written in place.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -43,8 +44,9 @@ class FeedForward(nn.Module):
         super().__init__()
         self.geglu = cfg.ffn == "geglu"
         self.approximate = "tanh" if cfg.gelu == "tanh" else "none"
-        self.fc = nn.Linear(cfg.dim, cfg.ffn_dim * (2 if self.geglu else 1), bias=cfg.bias)
-        self.proj = nn.Linear(cfg.ffn_dim, cfg.dim, bias=cfg.bias)
+        bias = cfg.bias if cfg.ffn_bias is None else cfg.ffn_bias
+        self.fc = nn.Linear(cfg.dim, cfg.ffn_dim * (2 if self.geglu else 1), bias=bias)
+        self.proj = nn.Linear(cfg.ffn_dim, cfg.dim, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc(x)  # [b, n, f | 2f]
@@ -105,7 +107,8 @@ class Stack(nn.Module):
         """cos/sin for positions [b, n] when the stack is rotary."""
         if self.cfg.positions != "rotary":
             return None
-        return rotary_angles(positions, self.cfg.rotary_dim or self.cfg.head_dim, self.cfg.rotary_theta)
+        dtype = torch.promote_types(self.layers[0].norm1.weight.dtype, torch.float32)  # float64 models: float64
+        return rotary_angles(positions, self.cfg.rotary_dim or self.cfg.head_dim, self.cfg.rotary_theta, dtype)
 
 
 class TokenTransformer(nn.Module):
@@ -129,6 +132,9 @@ class TokenTransformer(nn.Module):
             self.head = nn.Linear(dec.dim, cfg.tgt_vocab, bias=cfg.logits_bias)
         elif cfg.logits_bias:
             self.head_bias = nn.Parameter(torch.zeros(cfg.tgt_vocab))
+        if cfg.exit_ffn_dim:
+            self.exit_ffn_norm = make_norm(dec)
+            self.exit_ffn = FeedForward(replace(dec, ffn_dim=cfg.exit_ffn_dim))
         if cfg.early_exit_layer is not None:
             self.exit_norm = make_norm(dec)
             self.exit_head = nn.Linear(dec.dim, cfg.tgt_vocab, bias=cfg.logits_bias)
@@ -152,8 +158,8 @@ class TokenTransformer(nn.Module):
 
     def cross_kv(self, memory: torch.Tensor, src_lengths: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """memory [b, s, d_enc] -> keys, values [L, b, g, s', dh] of every decoder layer's cross-attention and
-        their bias [b, 1, 1, s'] (s' = s + 1 with a null key/value)."""
+        """memory [b, s, d_enc] -> keys, values [L, b, gx, s', dh] of every decoder layer's cross-attention (gx:
+        its kv heads, `cross_kv_heads`) and their bias [b, 1, 1, s'] (s' = s + 1 with a null key/value)."""
         kv = [layer.cross.keys_values(memory) for layer in self.decoder.layers]
         ck = torch.stack([k for k, _ in kv])
         cv = torch.stack([v for _, v in kv])
@@ -180,6 +186,8 @@ class TokenTransformer(nn.Module):
 
     def exit_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Hidden states after `early_exit_layer` blocks -> the early-exit head's logits [b, n, V]."""
+        if self.cfg.exit_ffn_dim:
+            h = h + self.exit_ffn(self.exit_ffn_norm(h))
         return self.exit_head(self.exit_norm(h))
 
     def step(self, tokens: torch.Tensor, pos: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
@@ -214,9 +222,9 @@ class TokenTransformer(nn.Module):
         bias = causal_bias(torch.zeros_like(tgt_lengths), t, t)  # [b, 1, t, t]
         exit_logits = None
         for i, layer in enumerate(self.decoder.layers):
-            if i == self.cfg.early_exit_layer:
-                exit_logits = self.exit_logits(x)
             x = layer(x, rot, bias, cross=(ck[i], cv[i], cbias))
+            if i + 1 == self.cfg.early_exit_layer:
+                exit_logits = self.exit_logits(x)
         return self.logits(x), exit_logits
 
     def new_cache(self, batch: int, slots: int, dtype: torch.dtype | None = None,
