@@ -111,6 +111,9 @@ class TrainSection:
     """fp32, or autocast bf16 / fp16 (fp16 with a gradient scaler) on a CUDA GPU that has them."""
     device: str = "auto"
     """auto (a CUDA GPU if torch can use one, else the CPU), cpu, cuda or cuda:N."""
+    threads: int = field(default=0, metadata={"range": (0, 1024)})
+    """CPU threads of torch's operators (0: torch's default); 1 is often fastest for small models on a
+    busy or 2-core machine."""
     seed: int = field(default=0, metadata={"range": (0, 2**63 - 1)})
     """Seed of the initial weights, the shuffling and every random draw of training."""
     early_exit_weight: float = field(default=0.0, metadata={"range": (0.0, None)})

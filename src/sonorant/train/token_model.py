@@ -124,11 +124,29 @@ class TrainableTokens(nn.Module):
         return self.guide * (att * prior * valid).sum()
 
 
+def init_weights(model: TokenTransformer, std: float = 0.02) -> None:
+    """GPT-2's initialization for training from scratch: weights N(0, std) (the residual output projections
+    std / sqrt(2 x layers)), biases zero, norm gains one. PyTorch's defaults (N(0, 1) embeddings, tied to the
+    logits) start a tied model at a loss of ~150 nats per token."""
+    layers = model.cfg.encoder.layers + model.cfg.decoder.layers
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1 and (name.endswith("weight") and "norm" in name):
+                p.fill_(1.0)
+            elif name.endswith("bias"):
+                p.zero_()
+            else:
+                scale = std / math.sqrt(2 * layers) if name.endswith(("o.weight", "proj.weight")) else std
+                p.normal_(0.0, scale)
+
+
 def build(options: Mapping[str, Any]) -> TrainableTokens:
-    """The "tokens" kind's builder."""
+    """The "tokens" kind's builder (GPT-2 initialization)."""
     cfg = token_config(options)
-    return TrainableTokens(cfg, float(options.get("attention_guide", 0.0)),
-                           float(options.get("attention_guide_sigma", 0.2)), int(options.get("attention_guide_layer", 0)))
+    model = TrainableTokens(cfg, float(options.get("attention_guide", 0.0)),
+                            float(options.get("attention_guide_sigma", 0.2)), int(options.get("attention_guide_layer", 0)))
+    init_weights(model.model)
+    return model
 
 
 def generator(model: TrainableTokens, max_len: int) -> Any:

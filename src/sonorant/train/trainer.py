@@ -144,6 +144,8 @@ class Trainer:
         self.config = config
         t = config.train
         self.device = train_device(t.device)
+        if t.threads:
+            torch.set_num_threads(t.threads)
         self.amp_dtype = autocast_dtype(t.precision, self.device)
         if t.plot:
             check_plotting()
