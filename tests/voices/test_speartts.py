@@ -332,3 +332,27 @@ def test_missing_or_unknown_weights_raise_voice_errors(tmp_path):
     torch.save({"model": state}, tmp_path / "untied.pt")
     with pytest.raises(VoiceError, match="differs from token_emb.speech.weight"):
         load_speartts(tmp_path / "untied.pt", kwargs=kwargs)
+
+
+# ---- the voice: load_voice(checkpoint, codec=...) ---------------------------------------------------------
+
+
+def test_load_voice_speaks_through_a_codec(ref):
+    """The checkpoint as a token voice through the committed unit codec: upstream's greedy tokens for the
+    fixture's source ids, audio of (tokens - EOS) x the codec's hop, and a clear error when a front end makes
+    ids the checkpoint does not have."""
+    import sonorant
+    from sonorant.engine import Utterance
+    from sonorant.errors import TextError
+
+    codec = Path(__file__).resolve().parents[1] / "fixtures" / "units" / "joe_k64_f2.npz"
+    voice = sonorant.load_voice(fixture("spear_tiny.pt"), codec=codec, voice_options={"frontend": "bytes"})
+    assert (voice.family, voice.runtime.name, voice.sample_rate) == ("speartts", "eager", 22050)
+    row, end = ref["greedy_single_1"][0].tolist(), int(ref["greedy_eos_step"][1])
+    ids = ref["src_in"][1][: int(ref["src_in_lengths"][1])].tolist()
+    tokens = voice.engine.tokens([Utterance(tuple(ids), 0, ())])[0].tolist()
+    assert end >= 0 and tokens == row[: end + 1]
+    audio = voice.synthesize_ids([ids])
+    assert len(audio.samples) == (len(tokens) - 1) * 512
+    with pytest.raises(TextError, match="outside the model's 40 text ids"):
+        voice.synthesize("Hello.")

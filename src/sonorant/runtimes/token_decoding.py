@@ -73,8 +73,9 @@ class Batch:
 
 
 def _knobs(opts: Decoding, b: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-row temperature, top_k, top_p tensors (one graph serves every setting)."""
-    return (torch.full((b,), float(opts.temperature), device=device), torch.full((b,), opts.top_k, device=device),
+    """Per-row temperature, top_k, top_p tensors (one graph serves every setting); greedy is temperature 0."""
+    temperature = 0.0 if opts.method in ("greedy", "beam") else float(opts.temperature)
+    return (torch.full((b,), temperature, device=device), torch.full((b,), opts.top_k, device=device),
             torch.full((b,), float(opts.top_p), device=device))
 
 

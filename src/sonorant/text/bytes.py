@@ -77,9 +77,12 @@ def pad_batch(rows: Sequence[Sequence[int]], width: int | None = None) -> tuple[
 
 class ByteTokenizer:
     """The byte front end as a `text.pipeline.Tokenizer`: symbols are the sentence's characters, ids their
-    UTF-8 bytes + 3 and one EOS (toktts' input)."""
+    UTF-8 bytes + `offset`, then `eos` (toktts' input: offset 3, EOS 1)."""
 
     separator = ""
+
+    def __init__(self, offset: int = OFFSET, eos: int | None = EOS) -> None:
+        self.offset, self.eos = offset, eos
 
     def symbols(self, text: str) -> list[str]:
         """The characters of one sentence's text."""
@@ -87,21 +90,22 @@ class ByteTokenizer:
 
     def symbol_ids(self, symbols: Sequence[str]) -> list[int]:
         """The ids of a run of characters (with the closing EOS)."""
-        return encode("".join(symbols))
+        ids = [b + self.offset for b in "".join(symbols).encode("utf-8")]
+        return ids + ([self.eos] if self.eos is not None else [])
 
     def max_symbols(self, max_ids: int) -> int:
         """Characters that surely fit `max_ids` ids (a character is at most 4 bytes, plus the EOS)."""
         return max(1, (max_ids - 1) // 4)
 
 
-def byte_pipeline(normalize: bool, max_ids: int):  # noqa: ANN201 - a TextPipeline
+def byte_pipeline(normalize: bool, max_ids: int, offset: int = OFFSET, eos: int | None = EOS):  # noqa: ANN201
     """The text pipeline of a byte-input voice: sonorant's English normalizer when `normalize` (numbers,
     dates, ... as words; toktts itself reads text as written, which `normalize_text=False` keeps), then
-    `ByteTokenizer`."""
+    `ByteTokenizer(offset, eos)`."""
     from functools import partial
 
     from . import normalizer as norm
     from .pipeline import TextPipeline
 
     normalizer = partial(norm.normalize, lang="en") if normalize else norm.identity
-    return TextPipeline.for_tokenizer(ByteTokenizer(), normalizer=normalizer, max_ids=max_ids, lang="en")
+    return TextPipeline.for_tokenizer(ByteTokenizer(offset, eos), normalizer=normalizer, max_ids=max_ids, lang="en")

@@ -22,6 +22,7 @@ LOADERS: dict[str, str] = {
     "nvidia": "sonorant.voices.nvidia_loader",
     "toktts": "sonorant.voices.toktts_loader",
     "tokens": "sonorant.voices.tokenvoice_loader",
+    "speartts": "sonorant.voices.speartts_loader",
 }
 """Loader name -> module (probed in this order)."""
 
@@ -102,7 +103,7 @@ def load(voice: str | Path | None = None, **options: Any) -> LoadedVoice:
 
 def cli_options(args: Any) -> dict[str, Any]:
     """The loader options the command line gave (--vocoder, --denoise), those that are set."""
-    names = {"vocoder": "vocoder", "denoise": "denoise", "codec": "codec"}
+    names = {"vocoder": "vocoder", "denoise": "denoise", "codec": "codec", "frontend": "frontend"}
     return {k: getattr(args, a) for k, a in names.items() if getattr(args, a, None) is not None}
 
 

@@ -112,3 +112,63 @@ def read_kwargs(path: Path, kwargs: str | Path | dict[str, Any] | None = None) -
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise VoiceError(f"{source}: {key} must be an integer, not {value!r}")
     return dict(data)
+
+
+# ---- the voice registry's entry points ----------------------------------------------------------------------
+
+OPTIONS = ("codec", "max_tokens", "frontend", "kwargs")
+"""`codec`: what the semantic tokens decode with (required); `max_tokens`: the default bound; `frontend`: how
+text becomes the checkpoint's text ids ("phonemes:VOICE", a Piper voice's phoneme ids, default
+"phonemes:joe"; or "bytes": UTF-8 byte + 1), since upstream stores no tokenizer; `kwargs`: the
+`TextToSemantic` arguments (a JSON file or dict) when there is no sidecar."""
+
+
+def load(path: Path, *, name: str | None = None, codec: str | Path | None = None, max_tokens: int | None = None,
+         frontend: str = "phonemes:joe", kwargs: str | Path | dict[str, Any] | None = None) -> Any:
+    """The Spear-TTS checkpoint at `path` as a token voice speaking through `codec`."""
+    from .card import LoadedVoice, VoiceCard
+    from .codecs import codec_info
+    from .token_source import token_source
+
+    if codec is None:
+        raise VoiceError(f"{path} is a Spear-TTS text-to-semantic model: it needs the codec its semantic tokens "
+                         "decode with, e.g. load_voice(voice, codec='units.npz') or --codec units.npz")
+    args = read_kwargs(path, kwargs)
+    if args.get("use_openai_tokenizer"):
+        raise VoiceError(f"{path} reads text through the CLIP BPE tokenizer (use_openai_tokenizer), which sonorant "
+                         "does not ship; train it on phoneme or byte ids to speak it here")
+    info = codec_info(codec)
+    card = VoiceCard(name=name or path.stem, family="speartts", sample_rate=info.sample_rate, language="en", tokens=True)
+
+    def build(p: Path) -> Any:
+        from .speartts import MAX_TARGET, load_speartts
+
+        return load_speartts(p, kwargs, max_target=MAX_TARGET)[0]
+
+    text_tokens = int(args.get("num_text_token_ids", 0)) or None
+    eos = text_tokens if args.get("autoset_text_eos_id", True) else None
+    bound = int(max_tokens) if max_tokens is not None else 2048
+    return LoadedVoice(card, token_source("speartts", path, Path(codec), bound, build),
+                       _pipeline(frontend, eos, text_tokens), path, args)
+
+
+def _pipeline(frontend: str, eos: int | None, text_tokens: int | None) -> Any:
+    """A text pipeline making the checkpoint's text ids (the front end's, then the text EOS)."""
+    kind, _, voice = frontend.partition(":")
+    if kind not in ("phonemes", "bytes"):
+        raise VoiceError(f"frontend must be 'phonemes:VOICE' or 'bytes', not {frontend!r}")
+
+    def make(normalize: bool, max_ids: int) -> Any:
+        from ..text.suffix import SuffixPipeline
+
+        if kind == "bytes":
+            from ..text.bytes import byte_pipeline
+
+            inner = byte_pipeline(normalize, max_ids - 1, offset=1, eos=None)
+        else:
+            from .registry import load as load_voice
+
+            inner = load_voice(voice or "joe").pipeline(normalize, max_ids - 1)
+        return SuffixPipeline(inner, () if eos is None else (eos,), limit=text_tokens)
+
+    return make

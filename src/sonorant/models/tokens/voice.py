@@ -25,8 +25,8 @@ class TokenVoiceModel(nn.Module):
             raise VoiceError(f"the token model interleaves {cfg.codebooks} codebooks but the codec decodes "
                              f"{cs.codebooks}")
         codes = min(cfg.bos, cfg.eos, cfg.pad)  # the specials sit above the codes in every format here
-        if codes < cs.bins:
-            raise VoiceError(f"the token model's codes are 0..{codes - 1} but the codec has {cs.bins} bins")
+        if codes > cs.bins:
+            raise VoiceError(f"the token model emits codes 0..{codes - 1} but the codec decodes only 0..{cs.bins - 1}")
         self.spec = FamilySpec(
             family=family, sample_rate=cs.sample_rate, hop=cs.hop, n_vocab=cfg.src_vocab,
             token_channels=cfg.decoder.dim, channels=cs.channels,
