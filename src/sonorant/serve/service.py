@@ -184,6 +184,9 @@ class SpeechService:
         self.metrics = metrics or ServerMetrics()
         self.voices: dict[str, Voice] = {}
         for v in voices:
+            if v.engine.spec.tokens is not None:  # the scheduler batches stage graphs; token loops are not one
+                raise ConfigError(f"{v.name} is a token voice ({v.family}): the server does not serve token voices "
+                                  "yet; use the Python API or `sonorant speak`")
             if v.name in self.voices:
                 raise ConfigError(f"two voices are named {v.name!r}; load each voice once")
             self.voices[v.name] = v

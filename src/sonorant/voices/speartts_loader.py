@@ -138,7 +138,8 @@ def load(path: Path, *, name: str | None = None, codec: str | Path | None = None
         raise VoiceError(f"{path} reads text through the CLIP BPE tokenizer (use_openai_tokenizer), which sonorant "
                          "does not ship; train it on phoneme or byte ids to speak it here")
     info = codec_info(codec)
-    card = VoiceCard(name=name or path.stem, family="speartts", sample_rate=info.sample_rate, language="en", tokens=True)
+    card = VoiceCard(name=name or path.stem, family="speartts", sample_rate=info.sample_rate, language="en",
+                     tokens=True)
 
     def build(p: Path) -> Any:
         from .speartts import MAX_TARGET, load_speartts
