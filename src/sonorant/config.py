@@ -56,6 +56,8 @@ class SynthesisConfig:
     end within it is an error, never a silent cut."""
     draft: int = 5
     """Tokens the early-exit layer drafts per verification for decoding="speculative" (1 to 16)."""
+    min_tokens: int = 0
+    """EOS is impossible before this many tokens (a sentence never comes out empty; 0: no floor)."""
 
 
 DECODING_METHODS = ("greedy", "sample", "beam", "speculative")
@@ -81,6 +83,8 @@ class Decoding:
     """Draft length (method "speculative")."""
     length_penalty: float = 1.0
     """Beam scores are log probabilities divided by length ** length_penalty."""
+    min_tokens: int = 0
+    """EOS is masked for the first min_tokens tokens."""
 
 
 def resolve_decoding(cfg: SynthesisConfig) -> Decoding:
@@ -89,7 +93,7 @@ def resolve_decoding(cfg: SynthesisConfig) -> Decoding:
     if method not in DECODING_METHODS:
         raise ConfigError(f"decoding must be one of {', '.join(DECODING_METHODS)}, got {method!r}")
     for name, value, low, high in (("beams", cfg.beams, 1, 64), ("top_k", cfg.top_k, 0, 1 << 20),
-                                   ("draft", cfg.draft, 1, 16)):
+                                   ("draft", cfg.draft, 1, 16), ("min_tokens", cfg.min_tokens, 0, 1 << 20)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(f"{name} must be an integer from {low} to {high}, got {value!r}")
     top_p = _number("top_p", cfg.top_p, positive=True, limit=1.0)
@@ -101,7 +105,7 @@ def resolve_decoding(cfg: SynthesisConfig) -> Decoding:
     if method in ("greedy", "beam"):
         temperature = 0.0
     return Decoding(method=method, beams=cfg.beams if method == "beam" else 1, top_k=cfg.top_k, top_p=top_p,
-                    temperature=temperature, max_tokens=max_tokens, draft=cfg.draft)
+                    temperature=temperature, max_tokens=max_tokens, draft=cfg.draft, min_tokens=cfg.min_tokens)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ an error."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -211,3 +213,14 @@ def test_the_bound_is_an_error_with_the_partial_tokens(method):
     assert all(len(r) == 7 for r in err.value.tokens)
     with pytest.raises(DecodeLimitError, match="exceeds this model's 63 target positions"):
         TokenDecoder(model).generate(b, Decoding(max_tokens=64))
+
+
+@pytest.mark.parametrize("method", ["greedy", "sample", "speculative", "beam"])
+def test_min_tokens_keeps_eos_away(method):
+    """A model that ends at once (a strong EOS bias) says at least min_tokens tokens before its EOS."""
+    model, b = tiny(eos_bias=6.0), batch(2)
+    opts = Decoding(method=method, temperature=0.0 if method in ("greedy", "beam") else 1.0, max_tokens=30,
+                    beams=2 if method == "beam" else 1, draft=2)
+    assert all(len(r) == 1 for r in collect(TokenDecoder(model), b, opts))  # EOS first, without a floor
+    out = collect(TokenDecoder(model), b, replace(opts, min_tokens=5))
+    assert all(len(r) == 6 and r[-1] == EOS and EOS not in r[:-1] for r in out)

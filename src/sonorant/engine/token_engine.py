@@ -44,7 +44,8 @@ class TokenEngine:
         groups: dict[tuple, list[int]] = {}
         for i, u in enumerate(utterances):
             d = self.decoding(u)
-            groups.setdefault((d.method, d.beams, d.draft, d.max_tokens, d.length_penalty), []).append(i)
+            groups.setdefault((d.method, d.beams, d.draft, d.max_tokens, d.length_penalty, d.min_tokens),
+                              []).append(i)
         for idx in groups.values():
             idx.sort(key=lambda i: len(utterances[i].ids))
             for start in range(0, len(idx), self.max_batch):

@@ -48,10 +48,11 @@ def beam_search(dec: TokenDecoder, batch: Batch, opts: Decoding, stats: DecodeSt
     top_b = np.arange(2 * width) < width
     base = (np.arange(b) * width)[:, None]
     lp = np.float32(opts.length_penalty)
+    min_tok = torch.from_numpy(np.full(rows, opts.min_tokens, dtype=np.int64)).to(dev)
     for t in range(limit):
         pos = torch.from_numpy(np.full(rows, t, dtype=np.int64)).to(dev)  # host data: one graph for every step
         scores = torch.from_numpy(run_score.reshape(-1)).to(dev)
-        vals, idx = dec.run("beam_step", dec._beam_step, cur, pos, scores, k, v, ck, cv, cb, width)
+        vals, idx = dec.run("beam_step", dec._beam_step, cur, pos, scores, min_tok, k, v, ck, cv, cb, width)
         stats.steps += 1
         stats.host_reads += 1
         vals, idx = vals.cpu().numpy().astype(np.float32), idx.cpu().numpy()  # [b, 2B]

@@ -72,11 +72,12 @@ class Batch:
     """Per-row seeds [b] int64."""
 
 
-def _knobs(opts: Decoding, b: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-row temperature, top_k, top_p tensors (one graph serves every setting); greedy is temperature 0."""
+def _knobs(opts: Decoding, b: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Per-row temperature, top_k, top_p and min_tokens tensors (one graph serves every setting); greedy is
+    temperature 0."""
     temperature = 0.0 if opts.method in ("greedy", "beam") else float(opts.temperature)
     return (torch.full((b,), temperature, device=device), torch.full((b,), opts.top_k, device=device),
-            torch.full((b,), float(opts.top_p), device=device))
+            torch.full((b,), float(opts.top_p), device=device), torch.full((b,), opts.min_tokens, device=device))
 
 
 class TokenDecoder:
@@ -97,22 +98,30 @@ class TokenDecoder:
     def _encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.model.cross_kv(self.model.encode(src, src_lengths), src_lengths)
 
-    def _sample_step(self, cur, pos, live, out, k, v, ck, cv, cb, seeds, temp, top_k, top_p):  # noqa: ANN001, ANN202
-        logits = self.model.step(cur, pos, k, v, ck, cv, cb)  # [b, 1, V]
+    def _no_eos(self, logits: torch.Tensor, positions: torch.Tensor, min_tokens: torch.Tensor) -> torch.Tensor:
+        """logits [b, n, V] with EOS impossible for tokens at positions [b, n] <= each row's min_tokens."""
+        early = positions <= min_tokens[:, None]  # [b, n]
+        eos = torch.arange(logits.shape[-1], device=logits.device) == self.cfg.eos  # [V]
+        return logits.masked_fill(early[..., None] & eos, float("-inf"))
+
+    def _sample_step(self, cur, pos, live, out, k, v, ck, cv, cb, seeds, temp, top_k, top_p, min_tok):  # noqa: ANN001, ANN202
+        logits = self._no_eos(self.model.step(cur, pos, k, v, ck, cv, cb), (pos + 1)[:, None], min_tok)  # [b, 1, V]
         nxt = choose(logits, seeds, (pos + 1)[:, None], temp, top_k, top_p)[:, 0]  # token at position pos + 1
         nxt = torch.where(live, nxt, self.cfg.pad)
         out.scatter_(1, pos[:, None], nxt[:, None])  # out[r, j] is the token at position j + 1
         return nxt[:, None], pos + 1, live & (nxt != self.cfg.eos)
 
-    def _draft_step(self, cur, pos, k, v, ck, cv, cb, seeds, temp, top_k, top_p):  # noqa: ANN001, ANN202
+    def _draft_step(self, cur, pos, k, v, ck, cv, cb, seeds, temp, top_k, top_p, min_tok):  # noqa: ANN001, ANN202
         logits = self.model.step(cur, pos, k, v, ck, cv, cb, depth=self.cfg.early_exit_layer)  # [b, 1, V]
+        logits = self._no_eos(logits, (pos + 1)[:, None], min_tok)
         q = probabilities(logits, temp, top_k, top_p)  # [b, 1, V]
         return choose(logits, seeds, (pos + 1)[:, None], temp, top_k, top_p), q
 
-    def _verify(self, tokens, q, pos, live, out, k, v, ck, cv, cb, seeds, temp, top_k, top_p):  # noqa: ANN001, ANN202
+    def _verify(self, tokens, q, pos, live, out, k, v, ck, cv, cb, seeds, temp, top_k, top_p, min_tok):  # noqa: ANN001, ANN202
         """tokens [b, g + 1] = the last emitted token and g drafts, q [b, g, V] their draft distributions."""
         g = q.shape[1]
         logits = self.model.step(tokens, pos, k, v, ck, cv, cb)  # [b, g + 1, V]
+        logits = self._no_eos(logits, pos[:, None] + 1 + torch.arange(g + 1, device=pos.device), min_tok)
         p = probabilities(logits, temp, top_k, top_p)  # [b, g + 1, V]
         drafts = tokens[:, 1:]  # [b, g]
         p_d = p[:, :g].gather(-1, drafts[..., None])[..., 0]  # [b, g]
@@ -141,8 +150,8 @@ class TokenDecoder:
         # a finished row stays where it is, so its (ignored) later rounds never write past the cache
         return new[:, None], torch.where(still, pos + n_acc + 1, pos), still, torch.stack([drafted, accepted])
 
-    def _beam_step(self, cur, pos, scores, k, v, ck, cv, cb, width: int):  # noqa: ANN001, ANN202
-        logits = self.model.step(cur, pos, k, v, ck, cv, cb)[:, 0]  # [b * B, V]
+    def _beam_step(self, cur, pos, scores, min_tok, k, v, ck, cv, cb, width: int):  # noqa: ANN001, ANN202
+        logits = self._no_eos(self.model.step(cur, pos, k, v, ck, cv, cb), (pos + 1)[:, None], min_tok)[:, 0]
         logp = logits.float().log_softmax(-1) + scores[:, None]  # [b * B, V]
         flat = logp.reshape(-1, width * logp.shape[-1])  # [b, B * V]
         return flat.topk(2 * width, dim=-1)
