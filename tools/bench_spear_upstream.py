@@ -71,6 +71,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--models", nargs="+", default=["tiny", "mid"], choices=["tiny", "mid"])
     ap.add_argument("--out", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--save-mid", type=Path, default=None,
+                    help="also save the mid-size model here in upstream's checkpoint format (+ its .json "
+                         "arguments), so tools/bench_tokens.py times sonorant on the same weights")
     args = ap.parse_args()
 
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -87,6 +90,10 @@ def main() -> None:
         else:
             torch.manual_seed(0)
             model = spear.TextToSemantic(**MID_KWARGS)
+            if args.save_mid is not None:
+                args.save_mid.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"model": model.state_dict()}, args.save_mid)
+                args.save_mid.with_suffix(".json").write_text(json.dumps(MID_KWARGS, indent=1) + "\n")
         model.eval()
         params = sum(p.numel() for p in model.parameters())
         for batch in args.batch:

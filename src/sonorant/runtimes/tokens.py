@@ -31,6 +31,32 @@ BATCH_EDGES = (1, 2, 4, 8, 16, 32, 64)
 """Row buckets of a decoding batch (beams included)."""
 
 
+class GraphRunner:
+    """Runs the decoding loops' graphs as a runtime mode does: eagerly, compiled once per graph and shape
+    (torch.compile), or traced and cut with one `torch_xla.sync()` per graph (XLA)."""
+
+    def __init__(self, mode: str, xla: Any = None) -> None:
+        self.mode = mode
+        self._xla = xla
+        self._compiled: dict[str, Callable[..., Any]] = {}
+        self.signatures: set[tuple] = set()
+        """Every (graph, shapes) run so far: on compile and XLA, one built graph each."""
+
+    def __call__(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        sig = (name, *(tuple(a.shape) if isinstance(a, torch.Tensor) else a for a in args))
+        if sig not in self.signatures:
+            _LOG.debug("token runtime %s: new graph %s", self.mode, sig)
+            self.signatures.add(sig)
+        if self.mode == "compile" and name not in EAGER_GRAPHS:
+            if name not in self._compiled:
+                self._compiled[name] = torch.compile(fn, dynamic=False)
+            fn = self._compiled[name]
+        out = fn(*args)
+        if self._xla is not None:
+            self._xla.sync()
+        return out
+
+
 class TokenRuntime:
     """Runs a `models.tokens.voice.TokenVoiceModel`: `generate` tokens, `vocode` codes."""
 
@@ -54,9 +80,7 @@ class TokenRuntime:
         self.spec = model.spec
         self.ops = TorchOps(self.torch_device)
         self.buckets = buckets or BucketConfig()
-        self._compiled: dict[str, Callable[..., Any]] = {}
-        self.signatures: set[tuple] = set()
-        """Every (graph, shapes) this runtime has run: on compile and XLA, one built graph each."""
+        self._run = GraphRunner(mode, self._xla)
         self.decoder = TokenDecoder(model.transformer, run=self._run, sync_every=sync_every,
                                     max_tokens=self.spec.tokens.max_tokens)
 
@@ -68,21 +92,7 @@ class TokenRuntime:
     @property
     def graphs_compiled(self) -> int:
         """Distinct graph shapes run so far (each one compiled once on compile and XLA)."""
-        return len(self.signatures)
-
-    def _run(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-        sig = (name, *(tuple(a.shape) if isinstance(a, torch.Tensor) else a for a in args))
-        if sig not in self.signatures:
-            _LOG.debug("token runtime %s: new graph %s", self.name, sig)
-            self.signatures.add(sig)
-        if self.name == "compile" and name not in EAGER_GRAPHS:
-            if name not in self._compiled:
-                self._compiled[name] = torch.compile(fn, dynamic=False)
-            fn = self._compiled[name]
-        out = fn(*args)
-        if self._xla is not None:
-            self._xla.sync()
-        return out
+        return len(self._run.signatures)
 
     # ---- tokens ----------------------------------------------------------------------------------------
 
