@@ -15,15 +15,24 @@ import pytest
 import sonorant
 
 ROOT = Path(sonorant.__file__).parent
-FAMILIES = ("vits", "fastpitch", "hifigan")
-"""Family packages under sonorant.models (hifigan: the mel vocoder family)."""
+FAMILIES = ("vits", "fastpitch", "hifigan", "tacotron2", "waveglow", "tokens", "encodec", "units")
+"""Family packages under sonorant.models (hifigan and waveglow: vocoder families; tokens: the token
+transformer behind toktts, Spear-TTS and trained token voices; encodec and units: codecs)."""
+_TOKEN_LOADERS = ("sonorant.voices.toktts", "sonorant.voices.toktts_loader", "sonorant.voices.speartts",
+                  "sonorant.voices.speartts_loader", "sonorant.voices.tokenvoice_loader",
+                  "sonorant.voices.token_source")
 LOADERS = {
     "vits": ("sonorant.voices.piper", "sonorant.voices.piper_loader", "sonorant.voices.piper_export"),
     "fastpitch": ("sonorant.voices.nemo", "sonorant.voices.nemo_loader"),
     "hifigan": ("sonorant.voices.nemo", "sonorant.voices.nemo_loader", "sonorant.models.fastpitch"),
+    "tacotron2": ("sonorant.voices.nvidia", "sonorant.voices.nvidia_loader"),
+    "waveglow": ("sonorant.voices.nvidia", "sonorant.voices.nvidia_loader", "sonorant.models.tacotron2"),
+    "tokens": (*_TOKEN_LOADERS, "sonorant.train.token_model", "sonorant.train.token_eval"),
+    "encodec": ("sonorant.voices.encodec",),
+    "units": ("sonorant.voices.units",),
 }
-"""The modules (besides the family's own) allowed to import each family: its loaders. FastPitch pairs with
-the mel vocoder family, so it may import it."""
+"""The modules (besides the family's own) allowed to import each family: its loaders (and, for the token
+model, the trainer, a leaf). FastPitch pairs with the mel vocoder family, Tacotron2 with WaveGlow."""
 
 
 def _module_name(path: Path) -> str:

@@ -136,3 +136,10 @@ def test_speak_cli(voice_dir: Path, tmp_path: Path) -> None:
 
     data, rate = sf.read(out)
     assert rate == 22050 and len(data) > 0
+
+
+def test_the_server_refuses_token_voices_clearly(voice) -> None:
+    from sonorant.serve.service import SpeechService
+
+    with pytest.raises(ConfigError, match="the server does not serve token voices yet"):
+        SpeechService([voice])
