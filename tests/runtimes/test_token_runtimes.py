@@ -33,7 +33,8 @@ class TableCodec(torch.nn.Module):
 def model() -> TokenVoiceModel:
     common = dict(dim=32, heads=4, head_dim=8, ffn_dim=40, ffn="geglu", gelu="exact", norm="rms", bias=False,
                   positions="rotary")
-    cfg = TokenModelConfig(src_vocab=20, tgt_vocab=VOCAB, encoder=StackConfig(layers=1, kv_heads=4, causal=False, **common),
+    cfg = TokenModelConfig(src_vocab=20, tgt_vocab=VOCAB,
+                           encoder=StackConfig(layers=1, kv_heads=4, causal=False, **common),
                            decoder=StackConfig(layers=2, kv_heads=2, cross=True, null_kv=True, **common),
                            bos=10, eos=EOS, pad=EOS, start_vector=True, logits_bias=True, early_exit_layer=1,
                            max_target=48)

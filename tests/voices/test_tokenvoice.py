@@ -24,7 +24,8 @@ HOP = 256 * 2  # joe's hop x 2 latent frames per unit
 def tiny_model(eos_bias: float = 0.0) -> TokenTransformer:
     common = dict(dim=32, heads=4, head_dim=8, ffn_dim=64, ffn="geglu", gelu="exact", norm="rms", bias=False,
                   positions="rotary")
-    cfg = TokenModelConfig(src_vocab=256, tgt_vocab=66, encoder=StackConfig(layers=1, kv_heads=4, causal=False, **common),
+    cfg = TokenModelConfig(src_vocab=256, tgt_vocab=66,
+                           encoder=StackConfig(layers=1, kv_heads=4, causal=False, **common),
                            decoder=StackConfig(layers=2, kv_heads=2, cross=True, null_kv=True, **common),
                            bos=BOS, eos=EOS, pad=EOS, start_vector=True, logits_bias=True, early_exit_layer=1,
                            max_target=200)
