@@ -211,14 +211,14 @@ def _log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.inference_mode()
 def test_committed_joe_codebook_decodes_to_speech(joe: sonorant.Voice) -> None:
-    """tests/fixtures/units (tools/unit_fixture.py): 64 units of two joe latent frames; the units of a sentence
-    decode to audio whose spectrum is within the fixture's measured distance of joe's own audio, far closer
-    than random units."""
-    path, ref_path = FIXTURES / "joe_k64_f2.npz", FIXTURES / "joe_k64_f2_codes.json"
+    """tests/fixtures/units (tools/unit_fixture.py): 64 units over pairs of joe's prior-mean frames; the units
+    of a sentence decode (joe's flows with noise off, then its decoder) to audio whose spectrum is within the
+    fixture's measured distance of joe's own audio, far closer than random units."""
+    path, ref_path = FIXTURES / "joe_reg_k64_f2.npz", FIXTURES / "joe_reg_k64_f2_codes.json"
     assert path.is_file() and ref_path.is_file(), "committed fixture missing: run tools/unit_fixture.py"
     ref = json.loads(ref_path.read_text())
     codec = load_unit_codec(path)
-    assert (codec.spec.bins, codec.spec.hop, codec.spec.sample_rate, codec.spec.lookahead) == (64, 512, 22050, 7)
+    assert (codec.spec.bins, codec.spec.hop, codec.spec.sample_rate, codec.spec.lookahead) == (64, 512, 22050, 23)
     codes = torch.tensor(ref["codes"]).view(1, 1, -1)
     audio = codec.decode(codes)[0].numpy()
     assert audio.shape == (codes.shape[2] * 512,) and codes.shape[2] == -(-ref["frames"] // 2)
