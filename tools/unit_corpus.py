@@ -6,23 +6,28 @@ Steps, each a subcommand:
   latents   synthesizes every sentence with sonorant's joe voice through the engine's own stages (eager
             runtime: encode, then frames) and keeps, per utterance, the vocoder's input frames z [192, t]
             (float16), the phoneme ids and the frames per id (the duration predictor's), under a tag
+  prior     the same utterances' length-regulated prior means (encode stage only, the frames stage's
+            input: constant over each phoneme's frames), for units in the "regulated" space
   fit       k-means units (k-means++ then Lloyd, torch) on a sample of the training frames, for each
-            --bins and --per-unit (latent frames per unit), each written as a unit codec file
+            --bins and --per-unit (latent frames per unit), each written as a unit codec file; --space
+            vocoder (z) or regulated (prior means)
   manifest  units for every utterance with one codec: train.jsonl and heldout.jsonl, each line
             {"id", "text", "phonemes", "durations", "tokens", "frames", "seconds", "source"}
   ceiling   held-out sentences -> units -> UnitCodec audio, scored by the Whisper judge against the plain
             joe audio from the same latents (WER, log-spectral distance); writes results.json and WAVs
 
 Everything goes under --out (default ~/.cache/sonorant-corpus), never into the repository:
-  texts/{train,heldout}.jsonl  latents/TAG/{frames.npy,utts.jsonl,meta.json}  codecs/TAG-kK-fF.npz
-  manifests/TAG-kK-fF/{train,heldout}.jsonl + manifest.json  ceiling/results.json + wav/
+  texts/{train,heldout}.jsonl  latents/TAG/{frames.npy,prior.npy,utts.jsonl,meta.json}
+  codecs/NAME.npz (NAME = TAG[-reg]-kK-fF)  manifests/NAME/{train,heldout}.jsonl + manifest.json
+  ceiling/results.json + wav/
 
 Example (the corpus the report describes):
   python tools/unit_corpus.py texts --sentences 3000 --text-root DIR
   python tools/unit_corpus.py latents --noise-scale 0 --noise-w 0
-  python tools/unit_corpus.py fit --tag ns0-nw0 --bins 256 512 1024 --per-unit 1 2
-  python tools/unit_corpus.py ceiling --codecs ns0-nw0-k512-f2 ...
-  python tools/unit_corpus.py manifest --codec ns0-nw0-k512-f2
+  python tools/unit_corpus.py prior --tag ns0-nw0
+  python tools/unit_corpus.py fit --tag ns0-nw0 --space regulated --bins 512 1024 --per-unit 2
+  python tools/unit_corpus.py ceiling --codecs ns0-nw0-reg-k512-f2 ...
+  python tools/unit_corpus.py manifest --codec ns0-nw0-reg-k1024-f2
 """
 
 from __future__ import annotations
@@ -140,12 +145,44 @@ def cmd_latents(args: argparse.Namespace) -> None:
               seconds / 3600, offset, elapsed)
 
 
-def _load_latents(out: Path, tag: str) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
-    folder = out / "latents" / tag
-    if not (folder / "frames.npy").is_file():
-        raise SystemExit(f"no latents under {folder}: run the latents step first")
+def cmd_prior(args: argparse.Namespace) -> None:
+    import sonorant
+    from sonorant.arrays import pad_ids
+
+    folder = args.out / "latents" / args.tag
     meta = json.loads((folder / "meta.json").read_text())
-    return np.load(folder / "frames.npy", mmap_mode="r"), _read_jsonl(folder / "utts.jsonl"), meta
+    utts = _read_jsonl(folder / "utts.jsonl")
+    voice = sonorant.load_voice(meta["voice"], runtime=args.runtime)
+    rt, spec = voice.runtime, voice.runtime.spec
+    knob_row = np.array([meta["knobs"][k.name] for k in spec.knobs], dtype=np.float32)
+    out = np.zeros((meta["frames"], spec.channels), dtype=np.float16)
+    order = sorted(range(len(utts)), key=lambda j: len(utts[j]["phonemes"]))
+    start = time.perf_counter()
+    for b0 in range(0, len(order), args.batch):
+        batch = [utts[j] for j in order[b0 : b0 + args.batch]]
+        ids, lengths = pad_ids([u["phonemes"] for u in batch], max(len(u["phonemes"]) for u in batch))
+        knobs = np.repeat(knob_row[None], len(batch), axis=0)  # [b, K]
+        enc = rt.encode(ids, lengths, knobs, np.array([u["seed"] for u in batch], dtype=np.int64), None)
+        tokens, durations = rt.ops.to_host(enc.tokens), rt.ops.to_host(enc.durations)  # [b, Ct, t_x], [b, t_x]
+        for k, u in enumerate(batch):
+            d = durations[k, : lengths[k]].astype(np.int64)
+            if d.tolist() != u["durations"]:
+                raise SystemExit(f"{u['id']}: durations differ from the latents step (noise_w > 0 needs the same "
+                                 "runtime and seeds)")
+            means = np.repeat(tokens[k, : spec.channels, : lengths[k]], d, axis=1)  # [C, t]: length regulation
+            out[u["start"] : u["start"] + u["frames"]] = means.T
+    np.save(folder / "prior.npy", out)
+    _LOG.info("prior %s: %d utterances, %d frames, %.0f s", args.tag, len(utts), len(out), time.perf_counter() - start)
+
+
+def _load_latents(out: Path, tag: str,
+                  space: str = "vocoder") -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
+    folder = out / "latents" / tag
+    name = "frames.npy" if space == "vocoder" else "prior.npy"
+    if not (folder / name).is_file():
+        raise SystemExit(f"no {name} under {folder}: run the {'latents' if space == 'vocoder' else 'prior'} step first")
+    meta = json.loads((folder / "meta.json").read_text())
+    return np.load(folder / name, mmap_mode="r"), _read_jsonl(folder / "utts.jsonl"), meta
 
 
 def _utt_vectors(frames: np.ndarray, utt: dict[str, Any], per_unit: int) -> torch.Tensor:
@@ -162,7 +199,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from sonorant.voices.units import UnitHeader, save_unit_codebook
 
     torch.set_num_threads(args.threads)
-    frames, utts, meta = _load_latents(args.out, args.tag)
+    frames, utts, meta = _load_latents(args.out, args.tag, args.space)
     train = [u for u in utts if u["split"] == "train"]
     (args.out / "codecs").mkdir(parents=True, exist_ok=True)
     for per in args.per_unit:
@@ -174,10 +211,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             result = fit_kmeans(sample, bins, iterations=args.iterations, seed=args.seed)
             took = time.perf_counter() - t0
-            name = f"{args.tag}-k{bins}-f{per}"
+            name = f"{args.tag}{'-reg' if args.space == 'regulated' else ''}-k{bins}-f{per}"
             header = UnitHeader(
                 voice=meta["voice"], voice_sha256=meta["voice_sha256"], sample_rate=meta["sample_rate"],
-                hop=meta["hop"], channels=meta["channels"], frames_per_unit=per, bins=bins,
+                hop=meta["hop"], channels=meta["channels"], frames_per_unit=per, bins=bins, space=args.space,
                 latents={k: meta[k] for k in ("stage", "knobs", "seeds", "train", "hours")} | {"tag": args.tag},
                 fit={"method": "k-means++ then Lloyd", "sample_units": int(sample.shape[0]),
                      "units_available": int(vectors.shape[0]), "iterations": result.iterations,
@@ -196,7 +233,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     path = args.out / "codecs" / f"{args.codec}.npz"
     centroids, header = read_unit_codebook(path)
-    frames, utts, meta = _load_latents(args.out, header.latents["tag"])
+    frames, utts, meta = _load_latents(args.out, header.latents["tag"], header.space)
     table = torch.from_numpy(centroids).reshape(header.bins, -1)
     from sonorant.models.units import nearest
 
@@ -238,7 +275,7 @@ def cmd_ceiling(args: argparse.Namespace) -> None:
     import soundfile as sf
 
     from sonorant.bench.asr import WhisperJudge
-    from sonorant.voices.units import load_unit_codec
+    from sonorant.voices.units import load_unit_codec, read_unit_codebook
 
     torch.set_num_threads(args.threads)
     judge = WhisperJudge.base(threads=args.threads) if args.judge == "base" else WhisperJudge(threads=args.threads)
@@ -249,13 +286,20 @@ def cmd_ceiling(args: argparse.Namespace) -> None:
     plain_cache: dict[str, list[np.ndarray]] = {}
     for name in args.codecs:
         t0 = time.perf_counter()
-        codec = load_unit_codec(args.out / "codecs" / f"{name}.npz")
-        tag = name.rsplit("-k", 1)[0]
+        path = args.out / "codecs" / f"{name}.npz"
+        codec = load_unit_codec(path)
+        header = read_unit_codebook(path)[1]
+        tag = header.latents["tag"]
         frames, utts, _ = _load_latents(args.out, tag)
+        units_space = _load_latents(args.out, tag, header.space)[0]
         held = [u for u in utts if u["split"] == "heldout"]
         refs = [u["text"] for u in held]
-        zs = [torch.from_numpy(np.asarray(frames[u["start"] : u["start"] + u["frames"]], dtype=np.float32)).T[None]
-              for u in held]  # [1, C, t] each
+
+        def cut(a: np.ndarray, u: dict[str, Any]) -> torch.Tensor:
+            return torch.from_numpy(np.asarray(a[u["start"] : u["start"] + u["frames"]], dtype=np.float32)).T[None]
+
+        zs = [cut(frames, u) for u in held]  # [1, C, t] each: joe's own vocoder input
+        xs = [cut(units_space, u) for u in held]  # [1, C, t] each: in the units' space
         with torch.inference_mode():
             if tag not in plain_cache:
                 plain_cache[tag] = [codec.vocoder(z, None, None)[0].numpy() for z in zs]
@@ -264,15 +308,16 @@ def cmd_ceiling(args: argparse.Namespace) -> None:
                                            "wer_plain_normalizer": judge.wer(refs, hyps), "hypotheses": hyps}
                 _LOG.info("%s plain joe: WER %.3f", tag, results[f"{tag}-plain"]["wer"])
             audio, dist = [], []
-            for z in zs:
-                codes = codec.encode(z)  # [1, 1, T]
-                q = codec.frames(codes)[..., : z.shape[-1]]
-                dist.append(float(((q - z) ** 2).sum() / ((z - z.mean(-1, keepdim=True)) ** 2).sum()))
+            for x in xs:
+                codes = codec.encode(x)  # [1, 1, T]
+                q = codec.frames(codes)[..., : x.shape[-1]]
+                dist.append(float(((q - x) ** 2).sum() / ((x - x.mean(-1, keepdim=True)) ** 2).sum()))
                 audio.append(codec.decode(codes)[0].numpy())
         hyps = [judge.transcribe(a, codec.spec.sample_rate) for a in audio]
         lsd = [_log_spectral_distance(a, p) for a, p in zip(audio, plain_cache[tag])]
         results[name] = {"wer": judge.wer(refs, hyps, equivalents=True), "wer_plain_normalizer": judge.wer(refs, hyps),
                          "unit_rate": codec.spec.sample_rate / codec.spec.hop, "bins": codec.spec.bins,
+                         "space": header.space, "lookahead": codec.spec.lookahead,
                          "relative_distortion": float(np.mean(dist)), "lsd_db": float(np.mean(lsd)),
                          "hypotheses": hyps, "seconds": round(time.perf_counter() - t0, 1)}
         for i in range(min(3, len(audio))):
@@ -305,8 +350,13 @@ def main(argv: list[str] | None = None) -> None:
     lat.add_argument("--batch", type=int, default=16, help="utterances per pass (sorted by length)")
     lat.add_argument("--runtime", default="onnx", help="sonorant runtime for the stages (onnx: fastest on a CPU)")
     lat.add_argument("--limit", type=int, default=0, help="only the first N training texts (0: all)")
+    pr = sub.add_parser("prior")
+    pr.add_argument("--tag", required=True, help="latents tag, e.g. ns0-nw0")
+    pr.add_argument("--batch", type=int, default=16)
+    pr.add_argument("--runtime", default="onnx")
     f = sub.add_parser("fit")
     f.add_argument("--tag", required=True, help="latents tag, e.g. ns0-nw0")
+    f.add_argument("--space", choices=("vocoder", "regulated"), default="regulated")
     f.add_argument("--bins", type=int, nargs="+", default=[256, 512, 1024])
     f.add_argument("--per-unit", type=int, nargs="+", default=[1, 2], help="latent frames per unit")
     f.add_argument("--sample", type=int, default=150_000, help="unit vectors the k-means sees")
@@ -318,7 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--judge", choices=("base", "tiny"), default="base")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
-    {"texts": cmd_texts, "latents": cmd_latents, "fit": cmd_fit, "manifest": cmd_manifest,
+    {"texts": cmd_texts, "latents": cmd_latents, "prior": cmd_prior, "fit": cmd_fit, "manifest": cmd_manifest,
      "ceiling": cmd_ceiling}[args.command](args)
 
 

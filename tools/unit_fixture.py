@@ -1,11 +1,12 @@
-"""Write the committed tiny unit codec of the tests: 64 units over pairs of joe's latent frames.
+"""Write the committed tiny unit codec of the tests: 64 units over pairs of joe's prior-mean frames.
 
     PYTHONPATH=src python tools/unit_fixture.py [--out tests/fixtures/units]
 
-It synthesizes the benchmark's first sentences with sonorant's joe voice (eager runtime, noise off), fits
-64 units of 2 latent frames each (k-means++ then Lloyd) on their latents, and writes
-`joe_k64_f2.npz` (float16 centroids, ~50 kB) and `joe_k64_f2_codes.json`: the units of one of those
-sentences, with the log-spectral distance of their decode to joe's own audio as measured here.
+It runs the benchmark's first sentences through sonorant's joe voice (eager runtime, noise off), fits 64
+units of 2 frames each (k-means++ then Lloyd) on their length-regulated prior means (the "regulated" space
+of `sonorant.voices.units`), and writes `joe_reg_k64_f2.npz` (float16 centroids, ~50 kB) and
+`joe_reg_k64_f2_codes.json`: the units of one of those sentences, with the log-spectral distance of their
+decode (flows with noise off, then joe's decoder) to joe's own audio as measured here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 import sonorant
 from sonorant.arrays import pad_ids
 from sonorant.bench.texts import DEFAULT_TEXTS
-from sonorant.models.units import UnitCodec, fit_kmeans, unit_vectors
+from sonorant.models.common.regulate import length_regulate
+from sonorant.models.units import RegulatedFrames, UnitCodec, fit_kmeans, unit_vectors
 from sonorant.voices.registry import load
 from sonorant.voices.units import UnitHeader, save_unit_codebook
 
@@ -54,27 +56,30 @@ def main() -> None:
     enc = rt.encode(*pad_ids(ids, max(map(len, ids))), knobs, seeds, None)
     counts = rt.ops.to_host(enc.frames)  # [b]
     z = rt.frames(enc, knobs, seeds, int(counts.max()))  # [b, C, t]
-    vectors = unit_vectors(z, PER_UNIT, torch.from_numpy(counts))  # [b, T, C * 2]
+    means = length_regulate(enc.tokens, enc.durations, int(counts.max()))[:, : spec.channels]  # [b, C, t]
+    vectors = unit_vectors(means, PER_UNIT, torch.from_numpy(counts))  # [b, T, C * 2]
     sample = torch.cat([vectors[i, : -(-int(n) // PER_UNIT)] for i, n in enumerate(counts)])
     result = fit_kmeans(sample, BINS, iterations=50, seed=0)
     centroids = result.centroids.view(BINS, spec.channels, PER_UNIT).numpy().astype(np.float16)
     header = UnitHeader(voice="joe", voice_sha256=load("joe").source.digest, sample_rate=spec.sample_rate,
-                        hop=spec.hop, channels=spec.channels, frames_per_unit=PER_UNIT, bins=BINS,
+                        hop=spec.hop, channels=spec.channels, frames_per_unit=PER_UNIT, bins=BINS, space="regulated",
                         latents={"stage": "frames", "knobs": KNOBS, "texts": "sonorant.bench.texts.DEFAULT_TEXTS[:12]"},
                         fit={"method": "k-means++ then Lloyd", "sample_units": int(sample.shape[0]),
                              "iterations": result.iterations, "mean_sq_distance": result.inertia})
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"joe_k{BINS}_f{PER_UNIT}.npz"
+    path = args.out / f"joe_reg_k{BINS}_f{PER_UNIT}.npz"
     save_unit_codebook(path, centroids, header)
-    codec = UnitCodec(torch.from_numpy(centroids.astype(np.float32)), rt.model.stages()["vocode"], spec)
+    stages = rt.model.stages()
+    codec = UnitCodec(torch.from_numpy(centroids.astype(np.float32)), stages["vocode"], spec,
+                      frames=RegulatedFrames(stages["frames_post"], spec), frames_reach=spec.frames_reach)
     i = texts.index(TEXT)
     n = int(counts[i])
-    codes = codec.encode(z[i : i + 1, :, :n])  # [1, 1, T]
+    codes = codec.encode(means[i : i + 1, :, :n])  # [1, 1, T]
     audio = codec.decode(codes)[0].numpy()
     plain = rt.ops.to_host(rt.vocode(z[i : i + 1, :, :n], counts[i : i + 1], None))[0]
     lsd = log_spectral_distance(audio, plain)
     out = {"text": TEXT, "knobs": KNOBS, "codes": codes[0, 0].tolist(), "frames": n, "lsd_db": round(lsd, 3)}
-    (args.out / f"joe_k{BINS}_f{PER_UNIT}_codes.json").write_text(json.dumps(out) + "\n")
+    (args.out / f"joe_reg_k{BINS}_f{PER_UNIT}_codes.json").write_text(json.dumps(out) + "\n")
     print(f"wrote {path} ({path.stat().st_size} bytes); {TEXT!r}: {codes.shape[2]} units, LSD {lsd:.2f} dB")
 
 

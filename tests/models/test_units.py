@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_voices import TINY_CONFIGS, init_tiny_weights
 from torch import nn
 
 import sonorant
 from sonorant.errors import ConfigError
 from sonorant.models.base import FamilySpec
 from sonorant.models.common import Generator, GeneratorConfig, generator_reach
-from sonorant.models.units import UnitCodec, fit_kmeans, unit_vectors
+from sonorant.models.units import RegulatedFrames, UnitCodec, fit_kmeans, unit_vectors
+from sonorant.models.vits import Vits
 from sonorant.voices.units import load_unit_codec
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "units"
@@ -60,6 +62,16 @@ def tiny_codec(kind: str = "type2", per_unit: int = 1, bins: int = 32, seed: int
     return UnitCodec(torch.randn(bins, 8, per_unit), Vocode(Generator(cfg).eval()), spec).eval()
 
 
+def regulated_codec(per_unit: int = 2, bins: int = 32) -> UnitCodec:
+    """Units over a tiny VITS's prior means, decoded by its flows (noise off) and its decoder."""
+    model = init_tiny_weights(Vits(TINY_CONFIGS["x_low"]), seed=5).eval()
+    stages, spec = model.stages(), model.spec
+    torch.manual_seed(1)
+    centroids = torch.randn(bins, spec.channels, per_unit) * 0.5
+    return UnitCodec(centroids, stages["vocode"], spec, frames=RegulatedFrames(stages["frames_post"], spec),
+                     frames_reach=spec.frames_reach).eval()
+
+
 def test_spec_geometry() -> None:
     codec = tiny_codec(per_unit=2, bins=48)
     reach = generator_reach(TINY["type2"])
@@ -89,6 +101,33 @@ def test_stream_equals_whole_decode(kind: str, per_unit: int) -> None:
         assert float((streamed - whole).abs().max()) < 1e-6 * max(1.0, float(whole.abs().max()))
         assert state.closed and state.codes.shape[2] <= 2 * codec.spec.lookahead
     assert float(whole.abs().max()) > 1e-3  # not a silent decoder
+
+
+@torch.inference_mode()
+def test_regulated_units_stream_and_batch_exactly() -> None:
+    """Units over the prior means: the flows' reach adds to the decoder's in the lookahead; the stream equals
+    the whole decode, padded rows equal single ones, and the decode is flows (noise off) then decoder."""
+    codec = regulated_codec(per_unit=2)
+    assert codec.spec.lookahead == -(-(32 + 13) // 2)  # four flows of four k5 layers reach 32 frames
+    gen = torch.Generator().manual_seed(11)
+    codes = torch.randint(0, 32, (2, 1, 50), generator=gen)
+    whole = codec.decode(codes)
+    state, pieces, start = codec.stream_state(2), [], 0
+    while start < 50:
+        n = int(torch.randint(1, 15, (1,), generator=gen))
+        audio, state = codec.decode_stream(codes[:, :, start : start + n], state, last=start + n >= 50)
+        pieces.append(audio)
+        start += n
+    assert float((torch.cat(pieces, dim=1) - whole).abs().max()) < 1e-5 * max(1.0, float(whole.abs().max()))
+    lengths = torch.tensor([50, 31])
+    batch = codec.decode(codes, lengths)
+    single = codec.decode(codes[1:, :, :31])[0]
+    assert float((batch[1, : 31 * 512] - single).abs().max()) < 1e-5 and not batch[1, 31 * 512 :].any()
+    model = codec.vocoder.dec  # VITS's vocode stage holds the decoder as `dec`
+    x = codec.frames(codes[:1])  # [1, 32, 100]
+    stats = torch.cat([x, torch.zeros_like(x)], dim=1)
+    z = codec.prenet.post.model.prior_flows(stats, torch.ones(1, 1, 100), torch.zeros(1), torch.zeros_like(x), None)
+    assert float((model(z, None)[0] - whole[0]).abs().max()) < 1e-5 and float(whole.abs().max()) > 1e-4
 
 
 @torch.inference_mode()
@@ -172,14 +211,14 @@ def _log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.inference_mode()
 def test_committed_joe_codebook_decodes_to_speech(joe: sonorant.Voice) -> None:
-    """tests/fixtures/units (tools/unit_fixture.py): 64 units of two joe latent frames; the units of a sentence
-    decode to audio whose spectrum is within the fixture's measured distance of joe's own audio, far closer
-    than random units."""
-    path, ref_path = FIXTURES / "joe_k64_f2.npz", FIXTURES / "joe_k64_f2_codes.json"
+    """tests/fixtures/units (tools/unit_fixture.py): 64 units over pairs of joe's prior-mean frames; the units
+    of a sentence decode (joe's flows with noise off, then its decoder) to audio whose spectrum is within the
+    fixture's measured distance of joe's own audio, far closer than random units."""
+    path, ref_path = FIXTURES / "joe_reg_k64_f2.npz", FIXTURES / "joe_reg_k64_f2_codes.json"
     assert path.is_file() and ref_path.is_file(), "committed fixture missing: run tools/unit_fixture.py"
     ref = json.loads(ref_path.read_text())
     codec = load_unit_codec(path)
-    assert (codec.spec.bins, codec.spec.hop, codec.spec.sample_rate, codec.spec.lookahead) == (64, 512, 22050, 7)
+    assert (codec.spec.bins, codec.spec.hop, codec.spec.sample_rate, codec.spec.lookahead) == (64, 512, 22050, 23)
     codes = torch.tensor(ref["codes"]).view(1, 1, -1)
     audio = codec.decode(codes)[0].numpy()
     assert audio.shape == (codes.shape[2] * 512,) and codes.shape[2] == -(-ref["frames"] // 2)

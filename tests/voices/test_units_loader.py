@@ -57,6 +57,27 @@ def test_round_trip_and_decode_through_the_voice(tmp_path: Path, tiny_x_low_voic
     assert load_unit_codec(path, voice=voice.onnx_path).spec == codec.spec  # the same voice, named by the caller
 
 
+def test_regulated_space_decodes_through_the_flows(tmp_path: Path, tiny_x_low_voice: TinyVoice) -> None:
+    voice = tiny_x_low_voice
+    path = tmp_path / "prior.npz"
+    centroids = 0.5 * _centroids(32, seed=4)
+    save_unit_codebook(path, centroids, _header(voice, space="regulated"))
+    codec = load_unit_codec(path)
+    assert codec.spec.name == "units-regulated-16x2" and codec.spec.lookahead == -(-(32 + 13) // 2)
+    codes = torch.tensor([[[1, 5, 5, 9, 0, 15]]])
+    with torch.inference_mode():
+        audio = codec.decode(codes)
+        model = load_piper_model(voice.onnx_path)
+        means = torch.from_numpy(centroids)[codes[0, 0]].permute(1, 0, 2).reshape(1, 32, 12)  # [1, 32, 12]
+        stats = torch.cat([means, torch.zeros_like(means)], dim=1)  # log-stds zero; noise off
+        z = model.prior_flows(stats, torch.ones(1, 1, 12), torch.zeros(1), torch.zeros(1, 32, 12), None)
+        expected = model.dec(z, None)
+    assert float((audio - expected).abs().max()) < 1e-6 and float(audio.abs().max()) > 1e-4
+    save_unit_codebook(path, _centroids(96), _header(voice, space="regulated", channels=96))  # > 2C: too wide
+    with pytest.raises(VoiceError, match="frames stage of .* takes 64"):
+        load_unit_codec(path)
+
+
 def test_float16_centroids_load_as_float32(tmp_path: Path, tiny_x_low_voice: TinyVoice) -> None:
     path = tmp_path / "half.npz"
     centroids = _centroids(32).astype(np.float16)
@@ -119,6 +140,9 @@ def _write_raw(path: Path, **arrays: np.ndarray) -> Path:
                           header=np.array(json.dumps({"format": "encodec"}))), "not a sonorant unit codec"),
     (lambda d: _write_raw(d / "version.npz", centroids=np.zeros((2, 4, 1), np.float32),
                           header=np.array(json.dumps({"format": "sonorant-units", "version": 99}))), "version 99"),
+    (lambda d: _write_raw(d / "space.npz", centroids=np.zeros((2, 4, 1), np.float32), header=np.array(json.dumps(
+        {"format": "sonorant-units", "version": 1, "voice": "joe", "voice_sha256": "", "sample_rate": 1, "hop": 1,
+         "channels": 4, "frames_per_unit": 1, "bins": 2, "space": "mel"}))), "space must be one of"),
     (lambda d: _write_raw(d / "lacks.npz", centroids=np.zeros((2, 4, 1), np.float32),
                           header=np.array(json.dumps({"format": "sonorant-units", "version": 1}))), "lacks '"),
 ])

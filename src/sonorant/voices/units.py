@@ -2,7 +2,7 @@
 
 The file holds two arrays and nothing else (read with `allow_pickle=False`):
 
-- `centroids`: float32 or float16 [bins, channels, frames_per_unit], in the vocoder's input space;
+- `centroids`: float32 or float16 [bins, channels, frames_per_unit], in the header's `space` (`SPACES`);
 - `header`: a 0-d unicode array holding JSON (`UnitHeader`): the format and version, the voice the frames came
   from (a bundled name or a path, with the SHA-256 of its file), the frame geometry (sample rate, hop,
   channels, frames per unit) and how the frames were made and the units fitted (free-form records).
@@ -26,6 +26,11 @@ from ..errors import SonorantError, VoiceError
 if TYPE_CHECKING:
     from ..models.units import UnitCodec
 
+SPACES = ("vocoder", "regulated")
+"""Where units can live: "vocoder", the vocoder's input frames (decoded by the vocode stage alone);
+"regulated", the first `channels` channels of the frames stage's input after length regulation (VITS: the
+prior means), decoded by the voice's frames stage with zero noise, then its vocoder
+(`models.units.RegulatedFrames`)."""
 FORMAT = "sonorant-units"
 """The `format` of every unit codec header."""
 VERSION = 1
@@ -45,11 +50,13 @@ class UnitHeader:
     hop: int
     """Audio samples per vocoder input frame."""
     channels: int
-    """Channels of a vocoder input frame (VITS: the latent width)."""
+    """Channels of a unit frame (VITS: the latent width, 192 for joe, in either space)."""
     frames_per_unit: int
     """Consecutive vocoder input frames one unit stands for (1: every frame; 2: pairs)."""
     bins: int
     """Number of units."""
+    space: str = "vocoder"
+    """Where the units live (`SPACES`)."""
     latents: dict[str, Any] = field(default_factory=dict)
     """How the frames were made (stage, knobs, seeds, corpus): a record for people, not read back."""
     fit: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +97,8 @@ class UnitHeader:
             for name in ("voice", "voice_sha256"):
                 if not isinstance(values[name], str):
                     raise ValueError(f"{name} must be a string, got {values[name]!r}")
+            if values.get("space", "vocoder") not in SPACES:
+                raise ValueError(f"space must be one of {', '.join(SPACES)}, got {values['space']!r}")
             return cls(**values)
         except KeyError as exc:
             raise VoiceError(f"{path}: the unit codec header lacks {exc.args[0]!r}") from None
@@ -143,10 +152,13 @@ def read_unit_codebook(path: str | Path) -> tuple[np.ndarray, UnitHeader]:
 def load_unit_codec(path: str | Path, voice: str | Path | None = None) -> UnitCodec:
     """The unit codec in `path`, decoding through the vocoder of `voice` (default: the voice its header
     names), loaded by sonorant's own loader. The voice must be the one the units were fitted on (same file
-    digest), single-speaker, and match the header's sample rate, hop and channels. In eval mode."""
+    digest), single-speaker, and match the header's sample rate, hop and channels. In eval mode.
+
+    Units in the "regulated" space decode through the voice's frames stage (zero noise) and its vocoder,
+    whose reaches add up in `spec.lookahead`."""
     import torch
 
-    from ..models.units import UnitCodec
+    from ..models.units import RegulatedFrames, UnitCodec
     from .registry import load
 
     centroids, header = read_unit_codebook(path)
@@ -161,13 +173,21 @@ def load_unit_codec(path: str | Path, voice: str | Path | None = None) -> UnitCo
     if card.sample_rate != header.sample_rate:
         raise VoiceError(f"{path} is for {header.sample_rate} Hz audio; {loaded.path} makes {card.sample_rate} Hz")
     model = loaded.source.get()
-    spec = model.spec
-    if (spec.hop, spec.channels) != (header.hop, header.channels):
-        raise VoiceError(f"{path} has frames of {header.channels} channels x {header.hop} samples; the vocoder of "
-                         f"{loaded.path} takes {spec.channels} channels x {spec.hop} samples")
-    vocoder = model.stages()["vocode"]
-    name = f"units-{header.bins}x{header.frames_per_unit}"
-    return UnitCodec(torch.from_numpy(centroids), vocoder, spec, name=name).eval()
+    spec, stages = model.spec, model.stages()
+    takes = spec.channels if header.space == "vocoder" else spec.token_channels
+    if spec.hop != header.hop or header.channels > takes or (header.space == "vocoder" and header.channels != takes):
+        where = "vocoder" if header.space == "vocoder" else "frames stage"
+        raise VoiceError(f"{path} has {header.space} frames of {header.channels} channels x {header.hop} samples; "
+                         f"the {where} of {loaded.path} takes {takes} channels x {spec.hop} samples")
+    name = f"units-{header.space}-{header.bins}x{header.frames_per_unit}"
+    if header.space == "vocoder":
+        return UnitCodec(torch.from_numpy(centroids), stages["vocode"], spec, name=name).eval()
+    if spec.frames_reach is None or "frames_post" not in stages:
+        raise VoiceError(f"{loaded.path}: its frames stage reaches over the whole sentence, so units over its "
+                         "input cannot be decoded in windows")
+    prenet = RegulatedFrames(stages["frames_post"], spec)
+    return UnitCodec(torch.from_numpy(centroids), stages["vocode"], spec, name=name, frames=prenet,
+                     frames_reach=spec.frames_reach).eval()
 
 
 # ---- the codec registry's entry points (`voices.codecs`) --------------------------------------------------
@@ -190,7 +210,7 @@ def info(path: Path) -> Any:
     from .codecs import CodecInfo
 
     _, header = read_unit_codebook(path)
-    return CodecInfo(name=f"units-{header.bins}x{header.frames_per_unit}", sample_rate=header.sample_rate)
+    return CodecInfo(name=f"units-{header.space}-{header.bins}x{header.frames_per_unit}", sample_rate=header.sample_rate)
 
 
 def load(path: Path) -> UnitCodec:

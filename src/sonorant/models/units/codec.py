@@ -1,15 +1,19 @@
-"""A unit codec: k-means units over a voice's vocoder input frames, decoded by that voice's own vocoder.
+"""A unit codec: k-means units over a voice's own frames, decoded by that voice's own stages.
 
-A unit stands for `frames_per_unit` consecutive vocoder input frames (VITS: the latent z after the inverse
-flows). Its centroid holds all of them ([channels, frames_per_unit]: units pooled over several frames keep
-the frames' order), so codes [b, 1, T] become frames [b, C, T * frames_per_unit] by a table lookup, and the
-vocoder stage of the voice (`models.base`: `vocode(z, lengths, g)`) turns them into audio. Nothing here
-knows the family: the vocoder comes in as a module with the contract's signature, its facts as a
-`FamilySpec`.
+A unit stands for `frames_per_unit` consecutive frames. Its centroid holds all of them ([channels,
+frames_per_unit]: units pooled over several frames keep the frames' order), so codes [b, 1, T] become
+frames [b, C, T * frames_per_unit] by a table lookup. Units live in one of two spaces:
 
-The vocoder is not causal but its reach is finite (`FamilySpec.vocoder_reach` frames on each side), so the
-stream holds back `CodecSpec.lookahead` code frames and decodes each window with that much context on both
-sides: the stitched stream equals the whole decode up to float rounding.
+- "vocoder": the vocoder's input frames (VITS: the latent z after the inverse flows); the voice's vocode
+  stage (`models.base`: `vocode(z, lengths, g)`) turns them into audio;
+- "regulated": the frames stage's input after length regulation, its first C channels (VITS: the prior
+  means, constant over each phoneme's frames; the log-stds are left at zero), turned into vocoder frames
+  by the voice's `frames_post` stage with zero noise (`RegulatedFrames`), then vocoded.
+
+Nothing here knows the family: stages come in as modules with the contract's signatures, their facts as a
+`FamilySpec`. Every stage is non-causal with a finite reach (`frames_reach` + `vocoder_reach` frames on
+each side), so the stream holds back `CodecSpec.lookahead` code frames and decodes each window with that
+much context on both sides: the stitched stream equals the whole decode up to float rounding.
 """
 
 from __future__ import annotations
@@ -23,6 +27,32 @@ from torch.nn import functional as F
 
 from ...errors import ConfigError
 from ..base import CodecSpec, FamilySpec
+
+
+class RegulatedFrames(nn.Module):
+    """Regulated-token frames [b, Cu, t] (the first Cu of the frames stage's Ct token channels; the rest are
+    zero) -> the vocoder's input frames [b, C, t], through the family's `frames_post` stage with zero noise
+    and the knobs' defaults. Its reach is the family's `frames_reach`."""
+
+    def __init__(self, frames_post: nn.Module, family: FamilySpec) -> None:
+        super().__init__()
+        if family.frames_reach is None:
+            raise ConfigError(f"the {family.family} frames stage reaches over the whole sentence: units over its "
+                              "input could not be streamed exactly")
+        self.post = frames_post
+        self.token_channels = family.token_channels
+        self.noise_channels = family.frames_noise.channels if family.frames_noise is not None else 0
+        self.register_buffer("knobs", torch.tensor([family.knob_defaults()], dtype=torch.float32), persistent=False)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        b, c, t = x.shape
+        tokens = torch.cat([x, x.new_zeros(b, self.token_channels - c, t)], dim=1)  # [b, Ct, t]
+        if lengths is None:
+            mask = x.new_ones(b, 1, t)
+        else:
+            mask = (torch.arange(t, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).to(x.dtype).unsqueeze(1)
+        noise = x.new_zeros(b, self.noise_channels, t) if self.noise_channels else None  # [b, Cn, t]
+        return self.post(tokens * mask, mask, self.knobs.expand(b, -1), noise, None)  # [b, C, t]
 
 
 @dataclass
@@ -40,14 +70,17 @@ class UnitStreamState:
 class UnitCodec(nn.Module):
     """codes [b, 1, T] int64 -> centroid frames [b, C, T * frames_per_unit] -> the voice's vocoder -> audio."""
 
-    def __init__(self, centroids: torch.Tensor, vocoder: nn.Module, family: FamilySpec, name: str = "units") -> None:
-        """centroids [bins, C, frames_per_unit] in the vocoder's input space; `vocoder` is the voice's vocode
-        stage (shared, not copied), `family` its model's spec (hop, channels, reach, sample rate)."""
+    def __init__(self, centroids: torch.Tensor, vocoder: nn.Module, family: FamilySpec, name: str = "units",
+                 frames: nn.Module | None = None, frames_reach: int = 0) -> None:
+        """centroids [bins, C, frames_per_unit]; `vocoder` is the voice's vocode stage (shared, not copied),
+        `family` its model's spec (hop, channels, reach, sample rate). `frames` (e.g. `RegulatedFrames`) maps
+        unit frames [b, C, t] and lengths to the vocoder's input frames, reaching `frames_reach` frames on
+        each side; without it the units are in the vocoder's input space."""
         super().__init__()
         if centroids.dim() != 3:
             raise ConfigError(f"unit centroids must be [bins, channels, frames_per_unit], got {tuple(centroids.shape)}")
         bins, channels, per_unit = centroids.shape
-        if channels != family.channels:
+        if frames is None and channels != family.channels:
             raise ConfigError(f"unit centroids have {channels} channels, the vocoder takes {family.channels}")
         if family.cond_channels:
             raise ConfigError("unit codecs decode without speaker conditioning: this vocoder needs a vector g")
@@ -55,11 +88,12 @@ class UnitCodec(nn.Module):
             raise ConfigError(f"unit centroids need a bin and a frame per unit at least, got {tuple(centroids.shape)}")
         self.frames_per_unit = int(per_unit)
         self.vocoder = vocoder
+        self.prenet = frames
         # [bins, C * F] with channel-major rows: row u reshaped to [C, F] is unit u's frames
         self.register_buffer("table", centroids.detach().to(torch.float32).reshape(bins, channels * per_unit).clone())
         self.spec = CodecSpec(name=name, sample_rate=family.sample_rate, hop=family.hop * per_unit, codebooks=1,
                               bins=int(bins), channels=int(channels),
-                              lookahead=math.ceil(family.vocoder_reach / per_unit))
+                              lookahead=math.ceil((family.vocoder_reach + frames_reach) / per_unit))
 
     @property
     def centroids(self) -> torch.Tensor:
@@ -79,7 +113,7 @@ class UnitCodec(nn.Module):
                 raise ConfigError(f"unit codes must lie in [0, {self.spec.bins}), got values from {low} to {high}")
 
     def frames(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes [b, 1, T] -> the vocoder's input frames [b, C, T * frames_per_unit]."""
+        """codes [b, 1, T] -> unit frames [b, C, T * frames_per_unit] (centroids, in the units' space)."""
         self._check_codes(codes)
         b, t = codes.shape[0], codes.shape[2]
         c, per = self.spec.channels, self.frames_per_unit
@@ -89,20 +123,23 @@ class UnitCodec(nn.Module):
     def decode(self, codes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """codes [b, 1, T] int64 -> audio [b, T * hop]; `lengths` [b] code frames per row: the vocoder masks
         each row at its length (a padded row decodes as it would alone) and audio past it is zero."""
-        z = self.frames(codes)  # [b, C, T * F]
+        x = self.frames(codes)  # [b, C, T * F]
         if lengths is None:
+            z = x if self.prenet is None else self.prenet(x, None)  # [b, C_vocoder, T * F]
             return self.vocoder(z, None, None)  # [b, T * hop]
-        lengths = lengths.to(device=z.device, dtype=torch.int64)
+        lengths = lengths.to(device=x.device, dtype=torch.int64)
         if lengths.shape != (codes.shape[0],):
             raise ConfigError(f"lengths must be [batch] = [{codes.shape[0]}], got {tuple(lengths.shape)}")
-        audio = self.vocoder(z, lengths * self.frames_per_unit, None)  # [b, T * hop]
+        frames = lengths * self.frames_per_unit  # [b]
+        z = x if self.prenet is None else self.prenet(x, frames)
+        audio = self.vocoder(z, frames, None)  # [b, T * hop]
         sample = torch.arange(audio.shape[1], device=audio.device)  # [T * hop]
         return audio * (sample.unsqueeze(0) < (lengths * self.spec.hop).unsqueeze(1)).to(audio.dtype)
 
     # --- codes <- frames (nearest centroid) --------------------------------------------------------
 
     def encode(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Vocoder input frames [b, C, t] -> the nearest units [b, 1, ceil(t / frames_per_unit)] (see
+        """Frames in the units' space [b, C, t] -> the nearest units [b, 1, ceil(t / frames_per_unit)] (see
         `unit_vectors` for rows whose length is not a multiple of frames_per_unit)."""
         if frames.dim() != 3 or frames.shape[1] != self.spec.channels:
             raise ConfigError(f"frames must be [batch, {self.spec.channels}, t], got {tuple(frames.shape)}")
