@@ -210,7 +210,8 @@ def info(path: Path) -> Any:
     from .codecs import CodecInfo
 
     _, header = read_unit_codebook(path)
-    return CodecInfo(name=f"units-{header.space}-{header.bins}x{header.frames_per_unit}", sample_rate=header.sample_rate)
+    return CodecInfo(name=f"units-{header.space}-{header.bins}x{header.frames_per_unit}",
+                     sample_rate=header.sample_rate)
 
 
 def load(path: Path) -> UnitCodec:
