@@ -3,9 +3,10 @@
 Steps, each a subcommand:
 
   texts     English sentences (`unit_texts.py`): --sentences for training, 20 held out, never trained on
-  latents   synthesizes every sentence with sonorant's joe voice through the engine's own stages (eager
-            runtime: encode, then frames) and keeps, per utterance, the vocoder's input frames z [192, t]
-            (float16), the phoneme ids and the frames per id (the duration predictor's), under a tag
+  latents   synthesizes every sentence with sonorant's joe voice through the runtime's own stages
+            (--runtime, default onnx: encode, then frames; no vocoder) and keeps, per utterance, the
+            vocoder's input frames z [192, t] (float16), the phoneme ids and the frames per id (the
+            duration predictor's), under a tag
   prior     the same utterances' length-regulated prior means (encode stage only, the frames stage's
             input: constant over each phoneme's frames), for units in the "regulated" space
   fit       k-means units (k-means++ then Lloyd, torch) on a sample of the training frames, for each
@@ -21,13 +22,14 @@ Everything goes under --out (default ~/.cache/sonorant-corpus), never into the r
   codecs/NAME.npz (NAME = TAG[-reg]-kK-fF)  manifests/NAME/{train,heldout}.jsonl + manifest.json
   ceiling/results.json + wav/
 
-Example (the corpus the report describes):
+Example (the 3000-sentence corpus of branch h16-units; DIR: see unit_texts.py):
   python tools/unit_corpus.py texts --sentences 3000 --text-root DIR
-  python tools/unit_corpus.py latents --noise-scale 0 --noise-w 0
+  python tools/unit_corpus.py latents --noise-scale 0 --noise-w 0          # tag ns0-nw0
   python tools/unit_corpus.py prior --tag ns0-nw0
-  python tools/unit_corpus.py fit --tag ns0-nw0 --space regulated --bins 512 1024 --per-unit 2
-  python tools/unit_corpus.py ceiling --codecs ns0-nw0-reg-k512-f2 ...
-  python tools/unit_corpus.py manifest --codec ns0-nw0-reg-k1024-f2
+  python tools/unit_corpus.py fit --tag ns0-nw0 --space regulated --bins 512 --per-unit 2 --sample 80000 \
+      --iterations 20
+  python tools/unit_corpus.py ceiling --codecs ns0-nw0-reg-k512-f2
+  python tools/unit_corpus.py manifest --codec ns0-nw0-reg-k512-f2
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ class RegulatedFrames(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         b, c, t = x.shape
+        if c > self.token_channels:
+            raise ConfigError(f"unit frames of {c} channels, the frames stage takes at most {self.token_channels}")
         tokens = torch.cat([x, x.new_zeros(b, self.token_channels - c, t)], dim=1)  # [b, Ct, t]
         if lengths is None:
             mask = x.new_ones(b, 1, t)
