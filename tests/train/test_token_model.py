@@ -16,7 +16,7 @@ from sonorant.train.token_eval import export_run
 from sonorant.train.token_model import build
 from sonorant.train.trainer import Trainer
 
-CODEC = Path(__file__).resolve().parents[1] / "fixtures" / "units" / "joe_k64_f2.npz"
+CODEC = Path(__file__).resolve().parents[1] / "fixtures" / "units" / "joe_reg_k64_f2.npz"
 STACK = dict(dim=32, heads=4, head_dim=8, ffn_dim=64, ffn="geglu", gelu="exact", norm="rms", bias=False,
              positions="rotary")
 OPTIONS = {

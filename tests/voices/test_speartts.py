@@ -345,7 +345,7 @@ def test_load_voice_speaks_through_a_codec(ref):
     from sonorant.engine import Utterance
     from sonorant.errors import TextError
 
-    codec = Path(__file__).resolve().parents[1] / "fixtures" / "units" / "joe_k64_f2.npz"
+    codec = Path(__file__).resolve().parents[1] / "fixtures" / "units" / "joe_reg_k64_f2.npz"
     voice = sonorant.load_voice(fixture("spear_tiny.pt"), codec=codec, voice_options={"frontend": "bytes"})
     assert (voice.family, voice.runtime.name, voice.sample_rate) == ("speartts", "eager", 22050)
     row, end = ref["greedy_single_1"][0].tolist(), int(ref["greedy_eos_step"][1])

@@ -16,7 +16,7 @@ from sonorant.models.tokens import StackConfig, TokenModelConfig
 from sonorant.models.tokens.model import TokenTransformer
 from sonorant.voices.tokenvoice_loader import export_token_voice
 
-CODEC = Path(__file__).resolve().parents[1] / "fixtures" / "units" / "joe_k64_f2.npz"
+CODEC = Path(__file__).resolve().parents[1] / "fixtures" / "units" / "joe_reg_k64_f2.npz"
 BINS, BOS, EOS = 64, 64, 65
 HOP = 256 * 2  # joe's hop x 2 latent frames per unit
 
