@@ -144,3 +144,10 @@ def test_the_server_refuses_token_voices_clearly(voice) -> None:
 
     with pytest.raises(ConfigError, match="the server does not serve token voices yet"):
         SpeechService([voice])
+
+
+def test_the_bench_refuses_token_voices_clearly(voice_dir: Path, capsys) -> None:
+    from sonorant.__main__ import main
+
+    assert main(["bench", "--voice", str(voice_dir)]) == 2
+    assert "is a token voice: `sonorant bench` times stage-graph families" in capsys.readouterr().err

@@ -209,6 +209,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     cfg = SynthesisConfig(seed=args.seed, knobs=knobs_from_args(args), speed=args.speed)
     options = {"precision": args.precision} if args.precision != "fp32" else {}
+    _refuse_token_voices(args.voice)
     if args.mode == "seed":
         return _run_seed(args, cfg, options)
     if args.mode != "latency":
@@ -309,3 +310,14 @@ def _run_seed(args: argparse.Namespace, cfg: Any, options: dict[str, Any]) -> in
         Path(args.json).write_text(json.dumps(seed_report(rows, voice, command_line(args)), indent=2) + "\n",
                                    encoding="utf-8")
     return 0
+
+
+def _refuse_token_voices(voice: str | None) -> None:
+    """A clear error for a token voice: this bench times stage-graph families (tools/bench_tokens.py times
+    token decoding)."""
+    from ..voices.registry import locate
+
+    kind = locate(voice)[0]
+    if kind in ("toktts", "speartts", "tokens"):
+        raise ConfigError(f"{voice} is a token voice: `sonorant bench` times stage-graph families; time token "
+                          "decoding with tools/bench_tokens.py (--checkpoint or --voice)")
