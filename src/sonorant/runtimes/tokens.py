@@ -47,6 +47,8 @@ class GraphRunner:
         if sig not in self.signatures:
             _LOG.debug("token runtime %s: new graph %s", self.mode, sig)
             self.signatures.add(sig)
+            if self.mode == "compile":
+                _allow_graphs(len(self.signatures) + 8)
         if self.mode == "compile" and name not in EAGER_GRAPHS:
             if name not in self._compiled:
                 self._compiled[name] = torch.compile(fn, dynamic=False)
@@ -55,6 +57,15 @@ class GraphRunner:
         if self._xla is not None:
             self._xla.sync()
         return out
+
+
+def _allow_graphs(n: int) -> None:
+    """Raise dynamo's per-function graph limit to `n` (past it, dynamo would silently run a new bucket
+    eagerly): every bucket of every loop graph is meant to be compiled."""
+    cfg = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit", "accumulated_cache_size_limit"):
+        if hasattr(cfg, name) and getattr(cfg, name) < n:
+            setattr(cfg, name, n)
 
 
 class TokenRuntime:
