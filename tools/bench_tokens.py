@@ -43,21 +43,43 @@ def timed(decoder: TokenDecoder, batch: Batch, opts: Decoding, repeats: int) -> 
     return best, stats_best, produced
 
 
-def bench_checkpoint(args: argparse.Namespace) -> list[dict]:
-    from sonorant.voices.speartts import load_speartts
+def mid_model() -> torch.nn.Module:
+    """A random-init model of the mid size bench_spear_upstream.py builds (dim 512, 6 + 6 blocks, 8 heads of
+    64, 2 kv heads), for machines without the upstream venv (the GPU check)."""
+    from sonorant.models.tokens import StackConfig, TokenModelConfig
+    from sonorant.models.tokens.model import TokenTransformer
 
-    model, _ = load_speartts(args.checkpoint)
+    common = dict(dim=512, heads=8, head_dim=64, ffn_dim=1365, ffn="geglu", gelu="exact", norm="rms", bias=False,
+                  ffn_bias=True, positions="rotary")
+    cfg = TokenModelConfig(src_vocab=257, tgt_vocab=501,
+                           encoder=StackConfig(layers=6, kv_heads=8, causal=False, **common),
+                           decoder=StackConfig(layers=6, kv_heads=2, cross=True, null_kv=True, **common),
+                           bos=500, eos=500, pad=500, start_vector=True, early_exit_layer=2, max_target=2049)
+    torch.manual_seed(0)
+    return TokenTransformer(cfg).eval()
+
+
+def bench_checkpoint(args: argparse.Namespace) -> list[dict]:
+    if args.checkpoint == Path("mid"):
+        model = mid_model()
+    else:
+        from sonorant.voices.speartts import load_speartts
+
+        model, _ = load_speartts(args.checkpoint)
+    model = model.to(args.device)
     rows = []
     for runtime in args.runtime:
         decoder = TokenDecoder(model, run=GraphRunner(runtime))
         for b in args.batch:
             g = torch.Generator().manual_seed(0)
             src = torch.randint(1, model.cfg.src_vocab - 1, (b, args.src_len), generator=g)
-            batch = Batch(src, torch.full((b,), args.src_len), torch.arange(b))
+            batch = Batch(src.to(args.device), torch.full((b,), args.src_len, device=args.device),
+                          torch.arange(b, device=args.device))
             opts = Decoding(temperature=0.0, max_tokens=args.tokens, min_tokens=args.tokens)
             seconds, stats, produced = timed(decoder, batch, opts, args.repeats)
-            rows.append({"runtime": runtime, "batch": b, "tokens": args.tokens, "src_len": args.src_len,
-                         "seconds": round(seconds, 3), "tokens_per_s": round(produced / seconds, 1),
+            rows.append({"device": str(args.device), "runtime": runtime, "batch": b, "tokens": args.tokens,
+                         "src_len": args.src_len, "seconds": round(seconds, 3),
+                         "tokens_per_s": round(produced / seconds, 1),
                          "steps": stats.steps, "host_reads": stats.host_reads})
             print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -92,7 +114,10 @@ def bench_voice(args: argparse.Namespace) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--checkpoint", type=Path, help="a Spear-TTS checkpoint (tools/bench_spear_upstream.py --save-mid)")
+    ap.add_argument("--checkpoint", type=Path,
+                    help="a Spear-TTS checkpoint (tools/bench_spear_upstream.py --save-mid), or 'mid': a random "
+                         "model of that size built here")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (--checkpoint only)")
     ap.add_argument("--voice", type=Path, help="a token voice with an early-exit head: sampling vs speculative")
     ap.add_argument("--runtime", nargs="+", default=["eager"], choices=["eager", "compile"])
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 32])

@@ -92,3 +92,16 @@ def _xla_compiles() -> int:
 
     data = met.metric_data("CompileTime")
     return int(data[0]) if data else 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("mode", ["eager", "compile"])
+def test_cuda_gives_the_cpus_tokens(mode: str) -> None:
+    """The same seeded tokens on a CUDA GPU as on the CPU, for every method (the draws are a function of seed
+    and position; TF32 is off in the decoding loops)."""
+    cpu = TokenRuntime(model(), mode="eager")
+    gpu = TokenRuntime(model(), mode=mode, device="cuda")
+    src = [[1, 2, 3, 4, 5, 6, 7, 8], [9]]
+    for opts in METHODS:
+        assert tokens(gpu, src, [11, 12], opts) == tokens(cpu, src, [11, 12], opts)
