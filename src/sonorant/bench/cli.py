@@ -315,9 +315,8 @@ def _run_seed(args: argparse.Namespace, cfg: Any, options: dict[str, Any]) -> in
 def _refuse_token_voices(voice: str | None) -> None:
     """A clear error for a token voice: this bench times stage-graph families (tools/bench_tokens.py times
     token decoding)."""
-    from ..voices.registry import locate
+    from ..voices.registry import loader, locate
 
-    kind = locate(voice)[0]
-    if kind in ("toktts", "speartts", "tokens"):
+    if getattr(loader(locate(voice)[0]), "TOKEN_VOICES", False):
         raise ConfigError(f"{voice} is a token voice: `sonorant bench` times stage-graph families; time token "
                           "decoding with tools/bench_tokens.py (--checkpoint or --voice)")

@@ -116,6 +116,8 @@ def read_kwargs(path: Path, kwargs: str | Path | dict[str, Any] | None = None) -
 
 # ---- the voice registry's entry points ----------------------------------------------------------------------
 
+TOKEN_VOICES = True
+"""This loader's voices are token voices (a codec decodes what a token model generates)."""
 OPTIONS = ("codec", "max_tokens", "frontend", "kwargs")
 """`codec`: what the semantic tokens decode with (required); `max_tokens`: the default bound; `frontend`: how
 text becomes the checkpoint's text ids ("phonemes:VOICE", a Piper voice's phoneme ids, default

@@ -25,6 +25,8 @@ FORMAT = "sonorant-token-voice"
 VERSION = 1
 DIRECTORIES = True
 """A token voice is a directory (the registry probes directories with loaders that say so)."""
+TOKEN_VOICES = True
+"""This loader's voices are token voices (a codec decodes what a token model generates)."""
 OPTIONS = ("codec", "max_tokens")
 """`codec` replaces the voice's own codec file; `max_tokens` its default bound."""
 

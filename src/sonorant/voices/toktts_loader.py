@@ -218,6 +218,8 @@ def _token(value: Any, default: int) -> int:
 
 DIRECTORIES = True
 """A toktts voice is a directory (the registry probes directories only with loaders that say so)."""
+TOKEN_VOICES = True
+"""This loader's voices are token voices (a codec decodes what a token model generates)."""
 OPTIONS = ("codec", "max_tokens")
 """The options `load` takes (`load_voice(..., codec=...)`, the CLI's --codec)."""
 
