@@ -356,3 +356,5 @@ def test_load_voice_speaks_through_a_codec(ref):
     assert len(audio.samples) == (len(tokens) - 1) * 512
     with pytest.raises(TextError, match="outside the model's 40 text ids"):
         voice.synthesize("Hello.")
+    with pytest.raises(VoiceError, match="frontend must be"):
+        sonorant.load_voice(fixture("spear_tiny.pt"), codec=codec, voice_options={"frontend": "bpe"})

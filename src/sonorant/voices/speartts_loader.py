@@ -139,6 +139,8 @@ def load(path: Path, *, name: str | None = None, codec: str | Path | None = None
     if args.get("use_openai_tokenizer"):
         raise VoiceError(f"{path} reads text through the CLIP BPE tokenizer (use_openai_tokenizer), which sonorant "
                          "does not ship; train it on phoneme or byte ids to speak it here")
+    if frontend.partition(":")[0] not in ("phonemes", "bytes"):
+        raise VoiceError(f"frontend must be 'phonemes:VOICE' or 'bytes', not {frontend!r}")
     info = codec_info(codec)
     card = VoiceCard(name=name or path.stem, family="speartts", sample_rate=info.sample_rate, language="en",
                      tokens=True)
