@@ -14,7 +14,15 @@ import soundfile
 from tiny_token_model import Spec
 
 from sonorant.errors import ConfigError
-from sonorant.train.data import BucketSampler, Pairs, check_ids, collate, make_pairs, tokenize_manifest
+from sonorant.train.data import (
+    BucketSampler,
+    Pairs,
+    check_ids,
+    collate,
+    make_pairs,
+    token_alignment,
+    tokenize_manifest,
+)
 from sonorant.train.frontends import FRONTENDS
 
 
@@ -184,3 +192,34 @@ def test_collate_pads_and_shifts() -> None:
     assert batch.src.tolist() == [[5, 6, 1], [7, 1, 0]] and batch.src_lengths.tolist() == [3, 2]
     assert batch.tgt_in.tolist() == [[16, 3, 17, 17], [16, 4, 5, 6]] and batch.tgt_lengths.tolist() == [2, 4]
     assert batch.targets.tolist() == [[3, 17, -100, -100], [4, 5, 6, 17]] and batch.target_tokens == 6
+
+
+def test_token_alignment_reads_the_durations() -> None:
+    # ids of 2, 1 and 3 frames; 3 tokens of 2 frames: centres at frames 1, 3 and 5
+    assert token_alignment({"durations": [2, 1, 3]}, 3, 3).tolist() == [0, 2, 2]
+    # one token per frame: each frame's own id
+    assert token_alignment({"durations": [2, 0, 1, 3]}, 4, 6).tolist() == [0, 0, 2, 3, 3, 3]
+    assert token_alignment({}, 3, 3) is None
+    assert token_alignment({"durations": [2, 1]}, 3, 3) is None  # another front end's ids
+    for bad in ([1, -1, 2], [0, 0, 0], [1.5, 2, 1]):
+        with pytest.raises(ValueError, match="frame counts"):
+            token_alignment({"durations": bad}, 3, 3)
+
+
+def test_alignments_are_cached_and_batched(tmp_path: Path) -> None:
+    manifest = _write(tmp_path / "m.jsonl", [
+        {"phonemes": [5, 6, 7], "durations": [2, 1, 3], "tokens": [1, 2, 3]},
+        {"phonemes": [8, 9], "tokens": [4, 5]},
+    ])
+    phonemes = FRONTENDS["phonemes"]
+    data = tokenize_manifest(manifest, phonemes, tmp_path / "cache")
+    again = tokenize_manifest(manifest, phonemes, tmp_path / "cache")
+    assert data.rebuilt and not again.rebuilt
+    assert [again.align[i].tolist() for i in range(2)] == [[0, 2, 2], [-1, -1]]
+    pairs = make_pairs(again, "text_to_tokens", phonemes)
+    assert pairs.aligns is not None and [a.tolist() for a in pairs.subset([1, 0]).alignments()] == [[-1, -1], [0, 2, 2]]
+    assert make_pairs(again, "tokens_to_text", phonemes).aligns is None
+    spec = Spec(bos=16, eos=17, pad=17, vocab_size=18)
+    batch = collate(pairs.sources, pairs.targets, spec, pairs.aligns)
+    assert batch.align.tolist() == [[0, 2, 2, 2], [-100, -100, -100, -100]]  # EOS reads the last source id
+    assert collate(pairs.sources, pairs.targets, spec).align is None

@@ -29,20 +29,21 @@ OPTIONS = {
 
 
 def corpus(path: Path, n: int = 12) -> Path:
-    """Phoneme ids -> units that follow them in order (each id's units: 2 frames of (id * 7) mod 64)."""
+    """Phoneme ids -> units that follow them in order (each id's units: 1 to 3 frames of (id * 7) mod 64)."""
     rng = np.random.default_rng(0)
     lines = []
     for i in range(n):
         ids = [int(x) for x in rng.integers(1, 120, size=int(rng.integers(4, 9)))]
-        units = [(x * 7) % 64 for x in ids for _ in range(2)]
-        lines.append(json.dumps({"text": f"line {i}", "phonemes": ids, "tokens": units}))
+        frames = [int(x) for x in rng.integers(1, 4, size=len(ids))]
+        units = [(x * 7) % 64 for x, d in zip(ids, frames) for _ in range(d)]
+        lines.append(json.dumps({"text": f"line {i}", "phonemes": ids, "durations": frames, "tokens": units}))
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def config(tmp: Path, steps: int, **train: object):  # noqa: ANN201
+def config(tmp: Path, steps: int, options: dict | None = None, **train: object):  # noqa: ANN201
     return parse_config({
-        "model": {"kind": "tokens", "options": OPTIONS},
+        "model": {"kind": "tokens", "options": options or OPTIONS},
         "data": {"manifest": str(corpus(tmp / "m.jsonl")), "frontend": "phonemes", "cache_dir": str(tmp / "cache"),
                  "valid_fraction": 0.0},
         "optim": {"lr": 5e-3, "warmup_steps": 5},
@@ -73,6 +74,49 @@ def test_guided_attention_penalizes_off_diagonal_reading() -> None:
     model.eval()
     model(src, torch.tensor([6, 4]), tgt, torch.tensor([10, 7]))
     assert model.extra_loss is None  # only while training
+
+
+def attention_hits(checkpoint: Path, options: dict, manifest: Path, cache: Path) -> float:
+    """How often a trained model's guided layer attends most to each target token's own source id."""
+    from sonorant.train.data import collate, make_pairs, tokenize_manifest
+    from sonorant.train.frontends import FRONTENDS
+
+    model = build({**options, "attention_align": 1.0})  # the hooks keep what the attention needs
+    model.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
+    pairs = make_pairs(tokenize_manifest(manifest, FRONTENDS["phonemes"], cache), "text_to_tokens",
+                       FRONTENDS["phonemes"])
+    batch = collate(pairs.sources, pairs.targets, model.token_spec, pairs.aligns)
+    with torch.no_grad():
+        model.train()(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_lengths)
+        att, _ = model._attention(batch.src_lengths)  # [b, t, s]
+    known = batch.align >= 0
+    return float((att.argmax(-1) == batch.align)[known].float().mean())
+
+
+def test_alignment_loss_teaches_the_layer_to_read_each_tokens_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="attention_align must be >= 0"):
+        build({**OPTIONS, "attention_align": -1})
+    options = {**OPTIONS, "attention_guide": 0.0, "attention_align": 1.0}
+    model = build(options).train()
+    src, tgt = torch.randint(1, 120, (2, 6)), torch.randint(0, 64, (2, 10))
+    model.alignment = torch.tensor([[0, 0, 1, 2, 3, 3, 4, 5, 5, 5], [0, 1, 2, 3, 3, 3, 3, -100, -100, -100]])
+    model(src, torch.tensor([6, 4]), tgt, torch.tensor([10, 7]))
+    loss = model.extra_loss
+    assert loss is not None and loss > 0 and torch.isfinite(loss)
+    loss.backward()
+    assert model.model.decoder.layers[0].cross.q.weight.grad.abs().sum() > 0
+    model.alignment = None
+    model(src, torch.tensor([6, 4]), tgt, torch.tensor([10, 7]))
+    assert model.extra_loss is None  # nothing to learn from
+
+    hits = {}
+    for weight in (0.0, 1.0):
+        run = tmp_path / f"align-{weight}"
+        run.mkdir()
+        trained = {**options, "attention_align": weight}
+        result = Trainer(config(run, 120, trained)).run()
+        hits[weight] = attention_hits(result.checkpoint, trained, run / "m.jsonl", run / "cache")
+    assert hits[1.0] > 0.9 and hits[0.0] < 0.6, hits  # the same training without the loss reads elsewhere
 
 
 def test_trains_exports_and_speaks(tmp_path: Path) -> None:

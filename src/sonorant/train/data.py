@@ -13,6 +13,11 @@ The cache (`tokenize_manifest`) holds the text ids and the tokens of every line 
 offsets, plus `index.json` whose key hashes the manifest's bytes, the size and modification time of every file
 it names, the front end (name, version) and, when a line has audio, the codec's identity and the audio cut.
 A cache whose key differs is rebuilt, never reused.
+
+A line may also carry `"durations"`: audio frames per front-end id (as `tools/unit_corpus.py` records them
+from the voice that made the audio). The cache then holds each target token's alignment, the index of the
+source id whose frames cover the token's centre (tokens spread evenly over the frames), which a model kind
+may use as attention supervision (`Batch.align`); lines without durations align to -1 (unknown).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from .frontends import FrontEnd
 
 _LOG = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Version of the cache layout (part of the key)."""
 INDEX = "index.json"
 
@@ -141,6 +146,24 @@ def record_tokens(record: Mapping[str, Any], base: Path, codec: AudioEncoder | N
     return flatten_codes(codec.encode(audio, int(rate)))
 
 
+def token_alignment(record: Mapping[str, Any], sources: int, tokens: int) -> np.ndarray | None:
+    """The source index [tokens] each target token of a line lies over, from its `"durations"` (frames per
+    source id, `sources` of them): the id whose frames cover the token's centre, the tokens spread evenly
+    over the frames. None when the line has no durations, or durations of other ids than the front end's
+    (e.g. phonemes' durations read by the bytes front end); ValueError when they are not frame counts."""
+    value = record.get("durations")
+    if value is None:
+        return None
+    frames = np.asarray(value)
+    if frames.ndim != 1 or not np.issubdtype(frames.dtype, np.integer) or (frames < 0).any() or frames.sum() <= 0:
+        raise ValueError('"durations" must be a list of frame counts >= 0 with a positive sum')
+    if len(frames) != sources:
+        return None
+    ends = np.cumsum(frames)  # [sources]
+    centres = (np.arange(tokens) + 0.5) * ends[-1] / tokens  # [tokens]
+    return np.minimum(np.searchsorted(ends, centres, side="right"), sources - 1).astype(np.int64)
+
+
 # -------------------------------------------------------------------------------------------------- cache
 @dataclass(frozen=True)
 class Ragged:
@@ -179,6 +202,8 @@ class TokenizedManifest:
     """Front-end ids of each example (without the source suffix)."""
     tokens: Ragged
     """Token ids of each example."""
+    align: Ragged
+    """The source index of each token (`token_alignment`; -1 where the line had no durations)."""
     lines: np.ndarray
     """Manifest line number of each example [n]."""
     manifest: Path
@@ -222,14 +247,15 @@ def _load_cache(directory: Path, key: str, manifest: Path) -> TokenizedManifest 
         if index.get("key") != key or index.get("format") != CACHE_FORMAT:
             return None
         arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False)
-                  for name in ("text", "text_offsets", "tokens", "tokens_offsets", "lines")}
+                  for name in ("text", "text_offsets", "tokens", "tokens_offsets", "align", "lines")}
     except (OSError, ValueError):
         return None
     if not (len(arrays["lines"]) + 1 == len(arrays["text_offsets"]) == len(arrays["tokens_offsets"])
-            == index.get("count", -1) + 1):
+            == index.get("count", -1) + 1) or len(arrays["align"]) != len(arrays["tokens"]):
         return None
     return TokenizedManifest(Ragged(arrays["text"], arrays["text_offsets"]),
-                             Ragged(arrays["tokens"], arrays["tokens_offsets"]), arrays["lines"], manifest,
+                             Ragged(arrays["tokens"], arrays["tokens_offsets"]),
+                             Ragged(arrays["align"], arrays["tokens_offsets"]), arrays["lines"], manifest,
                              directory, key, rebuilt=False)
 
 
@@ -251,15 +277,22 @@ def tokenize_manifest(manifest: Path, frontend: FrontEnd, cache_dir: Path, *,
     if directory.exists():
         _LOG.info("the cache %s is stale (manifest, files, front end or codec changed): rebuilding", directory)
     encoder = codec() if callable(codec) and not hasattr(codec, "encode") else codec
-    text, tokens, lines = [], [], []
+    text, tokens, align, lines = [], [], [], []
+    unaligned = 0
     for number, record in records:
         try:
             text.append(np.asarray(frontend.encode(record), dtype=np.int64))
             tokens.append(record_tokens(record, manifest.parent, encoder, max_audio_seconds))  # type: ignore[arg-type]
+            aligned = token_alignment(record, len(text[-1]), len(tokens[-1]))
         except ValueError as exc:
             raise ConfigError(f"{manifest}:{number}: {exc}") from None
+        unaligned += aligned is None and record.get("durations") is not None
+        align.append(np.full(len(tokens[-1]), -1, dtype=np.int64) if aligned is None else aligned)
         lines.append(number)
-    text_r, tokens_r = Ragged.of(text), Ragged.of(tokens)
+    if unaligned:
+        _LOG.info("%s: %d lines have durations of another length than the %s front end's ids: not aligned",
+                  manifest, unaligned, frontend.name)
+    text_r, tokens_r, align_r = Ragged.of(text), Ragged.of(tokens), Ragged.of(align)
     for name, ragged in (("text", text_r), ("tokens", tokens_r)):
         if ragged.values.size and int(ragged.values.min()) < 0:
             row = int(np.searchsorted(ragged.offsets, int(np.argmin(ragged.values)), side="right")) - 1
@@ -268,7 +301,8 @@ def tokenize_manifest(manifest: Path, frontend: FrontEnd, cache_dir: Path, *,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, array in (("text", text_r.values), ("text_offsets", text_r.offsets), ("tokens", tokens_r.values),
-                        ("tokens_offsets", tokens_r.offsets), ("lines", np.asarray(lines, dtype=np.int64))):
+                        ("tokens_offsets", tokens_r.offsets), ("align", align_r.values),
+                        ("lines", np.asarray(lines, dtype=np.int64))):
         np.save(tmp / f"{name}.npy", array, allow_pickle=False)
     index = {"format": CACHE_FORMAT, "key": key, "count": len(lines), "manifest": str(manifest.resolve()),
              "frontend": f"{frontend.name}/{frontend.version}", "codec": codec_id}
@@ -279,8 +313,8 @@ def tokenize_manifest(manifest: Path, frontend: FrontEnd, cache_dir: Path, *,
     tmp.rename(directory)
     shutil.rmtree(old, ignore_errors=True)
     _LOG.info("tokenized %s into %s (%d examples)", manifest, directory, len(lines))
-    return TokenizedManifest(text_r, tokens_r, np.asarray(lines, dtype=np.int64), manifest, directory, key,
-                             rebuilt=True)
+    return TokenizedManifest(text_r, tokens_r, align_r, np.asarray(lines, dtype=np.int64), manifest, directory,
+                             key, rebuilt=True)
 
 
 # ------------------------------------------------------------------------------------------ pairs, batches
@@ -294,6 +328,8 @@ class Pairs:
     """Target ids of each example (no BOS/EOS)."""
     origins: list[str]
     """"manifest:line" of each example, for messages."""
+    aligns: list[np.ndarray] | None = None
+    """The source index of each target token (`token_alignment`, -1 unknown), or None: none known."""
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -305,33 +341,41 @@ class Pairs:
     def subset(self, indices: Sequence[int]) -> "Pairs":
         """The examples at `indices`, in that order."""
         return Pairs([self.sources[i] for i in indices], [self.targets[i] for i in indices],
-                     [self.origins[i] for i in indices])
+                     [self.origins[i] for i in indices],
+                     None if self.aligns is None else [self.aligns[i] for i in indices])
+
+    def alignments(self) -> list[np.ndarray]:
+        """`aligns`, with all -1 (unknown) rows when there are none."""
+        return self.aligns if self.aligns is not None else [np.full(len(t), -1, np.int64) for t in self.targets]
 
     def __add__(self, other: "Pairs") -> "Pairs":
-        return Pairs(self.sources + other.sources, self.targets + other.targets, self.origins + other.origins)
+        aligns = None if self.aligns is None and other.aligns is None else self.alignments() + other.alignments()
+        return Pairs(self.sources + other.sources, self.targets + other.targets, self.origins + other.origins, aligns)
 
 
 def make_pairs(data: TokenizedManifest, direction: str, frontend: FrontEnd, max_source_len: int = 0,
                max_target_len: int = 0) -> Pairs:
     """The examples of `data` in `direction`; those past the length limits are left out and counted in the log."""
     suffix = np.asarray(frontend.source_suffix, dtype=np.int64)
-    sources, targets, origins = [], [], []
+    sources, targets, origins, aligns = [], [], [], []
     dropped = 0
+    forward = direction == "text_to_tokens"
     for i in range(len(data.lines)):
         text, tokens = data.text[i].astype(np.int64), data.tokens[i].astype(np.int64)
-        src, tgt = (np.concatenate([text, suffix]), tokens) if direction == "text_to_tokens" else (tokens, text)
+        src, tgt = (np.concatenate([text, suffix]), tokens) if forward else (tokens, text)
         if (max_source_len and len(src) > max_source_len) or (max_target_len and len(tgt) > max_target_len):
             dropped += 1
             continue
         sources.append(src)
         targets.append(tgt)
         origins.append(f"{data.manifest}:{int(data.lines[i])}")
+        aligns.append(data.align[i].astype(np.int64) if forward else np.full(len(tgt), -1, np.int64))
     if dropped:
         _LOG.warning("%s: left out %d of %d examples longer than data.max_source_len=%d / max_target_len=%d",
                      data.manifest, dropped, len(data.lines), max_source_len, max_target_len)
     if not sources:
         raise ConfigError(f"{data.manifest}: every example is longer than data.max_source_len / max_target_len")
-    return Pairs(sources, targets, origins)
+    return Pairs(sources, targets, origins, aligns if forward and any((a >= 0).any() for a in aligns) else None)
 
 
 def check_ids(pairs: Pairs, spec: Any) -> None:
@@ -389,11 +433,14 @@ class Batch:
     """[b] int64: target length + 1."""
     targets: Any
     """[b, t] int64: target + EOS, -100 (ignored) past each length."""
+    align: Any = None
+    """[b, t] int64: the source index each target (and EOS: the last source id) lies over, -100 where
+    unknown; None when the batch has no alignments."""
 
     def to(self, device: Any) -> "Batch":
         """The same batch on `device`."""
         return Batch(*(t.to(device) for t in (self.src, self.src_lengths, self.tgt_in, self.tgt_lengths,
-                                              self.targets)))
+                                              self.targets)), None if self.align is None else self.align.to(device))
 
     @property
     def target_tokens(self) -> int:
@@ -405,8 +452,10 @@ IGNORE = -100
 """The target value of padding positions (cross-entropy's ignore_index)."""
 
 
-def collate(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], spec: Any) -> Batch:
-    """A padded micro-batch; sources are padded with the spec's `source_pad` (default 0)."""
+def collate(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], spec: Any,
+            aligns: Sequence[np.ndarray] | None = None) -> Batch:
+    """A padded micro-batch; sources are padded with the spec's `source_pad` (default 0). `aligns` (the source
+    index of each target token, -1 unknown) become `Batch.align`."""
     import torch
 
     b = len(sources)
@@ -424,4 +473,11 @@ def collate(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], spec: 
         tgt_out[i, len(y)] = spec.eos
     src_lengths = torch.tensor([len(x) for x in sources], dtype=torch.int64)
     tgt_lengths = torch.tensor([len(y) + 1 for y in targets], dtype=torch.int64)
-    return Batch(src, src_lengths, tgt_in, tgt_lengths, tgt_out)
+    align = None
+    if aligns is not None:
+        align = torch.full((b, t), IGNORE, dtype=torch.int64)  # [b, t]
+        for i, (x, a) in enumerate(zip(sources, aligns)):
+            if len(a) and (a >= 0).all():
+                align[i, : len(a)] = torch.as_tensor(a, dtype=torch.int64)
+                align[i, len(a)] = len(x) - 1
+    return Batch(src, src_lengths, tgt_in, tgt_lengths, tgt_out, align)

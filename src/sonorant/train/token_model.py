@@ -9,7 +9,12 @@ plus:
                          token. It teaches a text-to-token model to read its input in order within a few
                          thousand steps instead of tens of thousands; inference does not use it.
   attention_guide_sigma  sigma of that prior (default 0.2)
-  attention_guide_layer  the decoder layer whose cross-attention is guided (default 0)
+  attention_align        weight of the alignment loss (0: off): where the manifest gives durations (frames
+                         per source id, `train.data.token_alignment`), the guided layer's head-averaged
+                         cross-attention is taught to read the source id each target token lies over
+                         (its negative log), a hard diagonal where the prior above is a soft one. Batches
+                         without durations add nothing
+  attention_guide_layer  the decoder layer whose cross-attention is guided or aligned (default 0)
   codec, voice           for evaluation and export: the codec file the tokens decode with, and the Piper
                          voice whose phoneme front end made the source ids ("phonemes" front end)
 """
@@ -29,7 +34,7 @@ from ..errors import ConfigError
 from ..models.tokens.config import StackConfig, TokenModelConfig
 from ..models.tokens.model import TokenTransformer
 
-EXTRA = ("attention_guide", "attention_guide_sigma", "attention_guide_layer", "codec", "voice")
+EXTRA = ("attention_guide", "attention_guide_sigma", "attention_guide_layer", "attention_align", "codec", "voice")
 """model.options keys that are not `TokenModelConfig` fields."""
 
 
@@ -70,13 +75,17 @@ def token_config(options: Mapping[str, Any]) -> TokenModelConfig:
 class TrainableTokens(nn.Module):
     """A `TokenTransformer` as the trainer calls it (`model` holds it; export saves `model`'s weights)."""
 
-    def __init__(self, cfg: TokenModelConfig, guide: float = 0.0, sigma: float = 0.2, layer: int = 0) -> None:
+    def __init__(self, cfg: TokenModelConfig, guide: float = 0.0, sigma: float = 0.2, layer: int = 0,
+                 align: float = 0.0) -> None:
         super().__init__()
-        if guide < 0 or not 0 < sigma < 10 or not 0 <= layer < cfg.decoder.layers:
-            raise ConfigError(f"attention_guide must be >= 0, attention_guide_sigma in (0, 10) and "
-                              f"attention_guide_layer in 0..{cfg.decoder.layers - 1}")
+        if guide < 0 or align < 0 or not 0 < sigma < 10 or not 0 <= layer < cfg.decoder.layers:
+            raise ConfigError(f"attention_guide and attention_align must be >= 0, attention_guide_sigma in (0, 10) "
+                              f"and attention_guide_layer in 0..{cfg.decoder.layers - 1}")
+        if align > 0 and not cfg.decoder.cross:
+            raise ConfigError("attention_align needs a decoder with cross-attention")
         self.model = TokenTransformer(cfg)
-        self.guide, self.sigma, self.layer = guide, sigma, layer
+        self.guide, self.sigma, self.layer, self.align = guide, sigma, layer, align
+        self.alignment: torch.Tensor | None = None  # [b, t] source index per target, -100 unknown (the trainer's)
         self.token_spec = TrainTokenSpec(cfg.bos, cfg.eos, cfg.pad, cfg.tgt_vocab, cfg.src_pad, cfg.src_vocab)
         self.freeze_parts = {
             "encoder": ["model.encoder.*", "model.src_*"],
@@ -86,7 +95,7 @@ class TrainableTokens(nn.Module):
         self.early_exit_logits: torch.Tensor | None = None
         self.extra_loss: torch.Tensor | None = None
         self._seen: dict[str, torch.Tensor] = {}
-        if guide > 0:
+        if guide > 0 or align > 0:
             self.model.encoder.norm.register_forward_hook(self._keep("memory"))
             self.model.decoder.layers[layer].norm_x.register_forward_hook(self._keep("query"))
 
@@ -99,29 +108,48 @@ class TrainableTokens(nn.Module):
                 tgt_lengths: torch.Tensor) -> torch.Tensor:
         self._seen.clear()
         logits, self.early_exit_logits = self.model.forward_exit(src, src_lengths, tgt_in, tgt_lengths)
-        self.extra_loss = self._guided(src_lengths, tgt_lengths) if self.guide > 0 and self.training else None
+        self.extra_loss = None
+        if self.training and (self.guide > 0 or (self.align > 0 and self.alignment is not None)):
+            att, seen = self._attention(src_lengths)
+            self.extra_loss = self._guided(att, seen, src_lengths, tgt_lengths) if self.guide > 0 else None
+            if self.align > 0 and self.alignment is not None:
+                aligned = self._aligned(att)
+                self.extra_loss = aligned if self.extra_loss is None else self.extra_loss + aligned
         return logits
 
-    def _guided(self, src_lengths: torch.Tensor, tgt_lengths: torch.Tensor) -> torch.Tensor:
-        """The guided-attention penalty, summed over target tokens (the trainer divides by their count)."""
+    def _attention(self, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The guided layer's cross-attention, averaged over heads [b, t, s] (the null key's share left out,
+        so rows sum to at most 1), and which source ids are real [b, s]."""
         cross = self.model.decoder.layers[self.layer].cross
         q = cross.queries(self._seen["query"])  # [b, h, t, dh]
         k, _ = cross.keys_values(self._seen["memory"])  # [b, g, s(+1), dh]
         k = k.repeat(1, q.shape[1] // k.shape[1], 1, 1)  # head j reads kv head j mod g
         null = int(cross.null)
-        b, _, t, _ = q.shape
         s = k.shape[2] - null
-        n = torch.arange(s, device=q.device)
-        seen = n[None, :] < src_lengths[:, None]  # [b, s]
-        if null:
-            seen = torch.cat([torch.ones_like(seen[:, :1]), seen], 1)
+        seen = torch.arange(s, device=q.device)[None, :] < src_lengths[:, None]  # [b, s]
+        keys = torch.cat([torch.ones_like(seen[:, :1]), seen], 1) if null else seen
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # [b, h, t, s(+1)]
-        att = scores.masked_fill(~seen[:, None, None], float("-inf")).softmax(-1).mean(1)[..., null:]  # [b, t, s]
-        pos_t = torch.arange(t, device=q.device)[None, :, None] / tgt_lengths[:, None, None].clamp_min(1)
+        att = scores.masked_fill(~keys[:, None, None], float("-inf")).softmax(-1).mean(1)[..., null:]  # [b, t, s]
+        return att, seen
+
+    def _guided(self, att: torch.Tensor, seen: torch.Tensor, src_lengths: torch.Tensor,
+                tgt_lengths: torch.Tensor) -> torch.Tensor:
+        """The guided-attention penalty, summed over target tokens (the trainer divides by their count)."""
+        _, t, s = att.shape
+        n = torch.arange(s, device=att.device)
+        pos_t = torch.arange(t, device=att.device)[None, :, None] / tgt_lengths[:, None, None].clamp_min(1)
         pos_n = n[None, None, :] / src_lengths[:, None, None].clamp_min(1)
         prior = 1 - torch.exp(-((pos_n - pos_t) ** 2) / (2 * self.sigma**2))  # [b, t, s]
-        valid = (torch.arange(t, device=q.device)[None, :] < tgt_lengths[:, None])[..., None] & seen[:, None, null:]
+        valid = (torch.arange(t, device=att.device)[None, :] < tgt_lengths[:, None])[..., None] & seen[:, None]
         return self.guide * (att * prior * valid).sum()
+
+    def _aligned(self, att: torch.Tensor) -> torch.Tensor:
+        """The alignment loss: -log of the attention on each target's source id, summed over the targets whose
+        alignment is known."""
+        align = self.alignment.to(att.device)  # [b, t]
+        known = align >= 0
+        picked = att.gather(2, align.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # [b, t]
+        return self.align * -(picked.clamp_min(1e-6).log() * known).sum()
 
 
 def init_weights(model: TokenTransformer, std: float = 0.02) -> None:
@@ -144,7 +172,8 @@ def build(options: Mapping[str, Any]) -> TrainableTokens:
     """The "tokens" kind's builder (GPT-2 initialization)."""
     cfg = token_config(options)
     model = TrainableTokens(cfg, float(options.get("attention_guide", 0.0)),
-                            float(options.get("attention_guide_sigma", 0.2)), int(options.get("attention_guide_layer", 0)))
+                            float(options.get("attention_guide_sigma", 0.2)), int(options.get("attention_guide_layer", 0)),
+                            float(options.get("attention_align", 0.0)))
     init_weights(model.model)
     return model
 

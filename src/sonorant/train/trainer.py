@@ -235,7 +235,8 @@ class Trainer:
     def _micro_batches(self, pairs: Pairs, indices: np.ndarray, size: int) -> Iterator[Batch]:
         for start in range(0, len(indices), size):
             chunk = indices[start: start + size]
-            yield collate([pairs.sources[i] for i in chunk], [pairs.targets[i] for i in chunk], self.spec)
+            aligns = None if pairs.aligns is None else [pairs.aligns[i] for i in chunk]
+            yield collate([pairs.sources[i] for i in chunk], [pairs.targets[i] for i in chunk], self.spec, aligns)
 
     # ------------------------------------------------------------------------------------------------ loss
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -248,6 +249,8 @@ class Trainer:
         weight = self.config.train.early_exit_weight if early_exit else 0.0
         if hasattr(self.model, "early_exit_logits"):
             self.model.early_exit_logits = None
+        if hasattr(self.model, "alignment"):  # a model that learns from alignments reads them here
+            self.model.alignment = batch.align
         with self._autocast():
             logits = self.model(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_lengths)  # [b, t, V]
         expected = (*batch.tgt_in.shape, self.spec.vocab_size)
