@@ -94,7 +94,7 @@ def test_bad_files_are_voice_errors(tmp_path: Path) -> None:
         (tmp_path / "missing.th", "not found"),
         (text, "not a checkpoint sonorant can read"),
         (truncated, "not a checkpoint sonorant can read"),
-        (cut_st, "outside the file"),
+        (cut_st, "not a safetensors file sonorant can read"),
         (other, "not an Encodec checkpoint"),
         (empty_dir, "no config.json"),
     ]

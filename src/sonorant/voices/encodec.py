@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import VoiceError
 from ..models.encodec.config import DEFAULT_BANDWIDTH, EncodecConfig
-from .safetensors_file import read_header, read_safetensors
+from .safetensors_file import read_safetensors, tensor_names
 from .weights import fold_weight_norm
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def probe(path: str | Path) -> bool:
             config = path / "config.json" if path.is_dir() else path
             return json.loads(config.read_text()).get("model_type") == "encodec"
         if path.suffix == ".safetensors":
-            keys = read_header(path)[0]
+            keys = tensor_names(path)
             return any(k.startswith(("quantizer.layers.", "quantizer.vq.layers.")) for k in keys)
         with open(path, "rb") as f:
             head = f.read(_HEAD)

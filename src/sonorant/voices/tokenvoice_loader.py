@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import VoiceError
 from .card import LoadedVoice, VoiceCard
+from .safetensors_file import read_safetensors
 from .token_source import token_source
 
 FORMAT = "sonorant-token-voice"
@@ -87,8 +88,6 @@ def load(path: Path, *, name: str | None = None, codec: str | Path | None = None
 
 def load_transformer(root: Path) -> Any:
     """The voice's `TokenTransformer` (eval mode)."""
-    from safetensors.torch import load_file
-
     from ..models.tokens.config import TokenModelConfig
     from ..models.tokens.model import TokenTransformer
 
@@ -97,7 +96,7 @@ def load_transformer(root: Path) -> Any:
     weights = root / "model.safetensors"
     if not weights.is_file():
         raise VoiceError(f"{root} has no model.safetensors")
-    state = load_file(str(weights))
+    state = read_safetensors(weights)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise VoiceError(f"{weights} does not fit its voice.json: missing {missing[:3]}, unexpected {unexpected[:3]}")
