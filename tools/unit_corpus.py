@@ -16,10 +16,16 @@ Steps, each a subcommand:
             {"id", "text", "phonemes", "durations", "tokens", "frames", "seconds", "source"}
   ceiling   held-out sentences -> units -> UnitCodec audio, scored by the Whisper judge against the plain
             joe audio from the same latents (WER, log-spectral distance); writes results.json and WAVs
+  extend    a larger manifest for a "regulated"-space codec without the latents step: new sentences from the
+            same sources (none equal to a training or held-out one) go through the encode stage only and get
+            units from the existing codebook; the base manifest's records and heldout.jsonl are copied, the new
+            records appended as they are made (--max-minutes stops early); --check N first re-derives N base
+            records and stops unless all match exactly
 
 Everything goes under --out (default ~/.cache/sonorant-corpus), never into the repository:
   texts/{train,heldout}.jsonl  latents/TAG/{frames.npy,prior.npy,utts.jsonl,meta.json}
   codecs/NAME.npz (NAME = TAG[-reg]-kK-fF)  manifests/NAME/{train,heldout}.jsonl + manifest.json
+  manifests/NAME-big/ (extend: --name)
   ceiling/results.json + wav/
 
 Example (the 3000-sentence corpus of branch h16-units; DIR: see unit_texts.py):
@@ -30,6 +36,7 @@ Example (the 3000-sentence corpus of branch h16-units; DIR: see unit_texts.py):
       --iterations 20
   python tools/unit_corpus.py ceiling --codecs ns0-nw0-reg-k512-f2
   python tools/unit_corpus.py manifest --codec ns0-nw0-reg-k512-f2
+  python tools/unit_corpus.py --threads 1 extend --codec ns0-nw0-reg-k512-f2 --sentences 12000 --text-root DIR
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import sys
 import time
 from pathlib import Path
@@ -262,6 +270,140 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     _LOG.info("manifest %s: %s", args.codec, info["train"])
 
 
+# ----------------------------------------------------------------------------------------- extend
+def _regulated_units(rt: Any, knob_row: np.ndarray, table: torch.Tensor, per_unit: int,
+                     utts: list[dict[str, Any]], batch: int) -> None:
+    """Sets each utterance's "durations", "frames" and "tokens" from the encode stage alone: its length-regulated
+    prior means, rounded to float16 as `prior` stores them, then the nearest unit as `manifest` assigns it."""
+    from sonorant.arrays import pad_ids
+    from sonorant.models.units import nearest
+
+    channels = rt.spec.channels
+    order = sorted(range(len(utts)), key=lambda j: len(utts[j]["phonemes"]))
+    with torch.inference_mode():
+        for b0 in range(0, len(order), batch):
+            part = [utts[j] for j in order[b0 : b0 + batch]]
+            ids, lengths = pad_ids([u["phonemes"] for u in part], max(len(u["phonemes"]) for u in part))
+            knobs = np.repeat(knob_row[None], len(part), axis=0)  # [b, K]
+            enc = rt.encode(ids, lengths, knobs, np.array([u["seed"] for u in part], dtype=np.int64), None)
+            means_all, durations = rt.ops.to_host(enc.tokens), rt.ops.to_host(enc.durations)  # [b, Ct, t_x], [b, t_x]
+            for k, u in enumerate(part):
+                d = durations[k, : lengths[k]].astype(np.int64)
+                means = np.repeat(means_all[k, :channels, : lengths[k]], d, axis=1).astype(np.float16)  # [C, t]
+                u["durations"], u["frames"] = [int(x) for x in d], int(d.sum())
+                u["tokens"] = nearest(_utt_vectors(means.T, {"start": 0, "frames": means.shape[1]}, per_unit),
+                                      table).tolist()
+
+
+def _new_texts(root: Path, count: int, seed: int, exclude: set[str]) -> list[dict[str, str]]:
+    """`count` sentences from `unit_texts`' sources whose key is not in `exclude`: ~16 % templates, the rest
+    split evenly between WordNet and fortunes, WordNet filling in for fortunes when they run out; shuffled."""
+    unit_texts.check_sources(root)
+    rng = random.Random(seed)
+    pools = {"wordnet": unit_texts.wordnet_examples(root), "fortunes": unit_texts.fortune_sentences(root),
+             "template": unit_texts.template_sentences(count + len(exclude) + 200, seed + 1)}
+    out: list[dict[str, str]] = []
+    seen = set(exclude)
+
+    def take(src: str, n: int) -> None:
+        pool = pools[src]
+        rng.shuffle(pool)
+        while n > 0 and pool:
+            text = pool.pop()
+            if unit_texts._key(text) not in seen:
+                seen.add(unit_texts._key(text))
+                out.append({"text": text, "source": src})
+                n -= 1
+
+    take("template", round(count * 0.16))
+    take("fortunes", (count - len(out)) // 2)
+    take("wordnet", count - len(out))
+    take("template", count - len(out))
+    rng.shuffle(out)
+    return out
+
+
+def _manifest_row(u: dict[str, Any], hop: int, sample_rate: int) -> dict[str, Any]:
+    return {"id": u["id"], "text": u["text"], "phonemes": u["phonemes"], "durations": u["durations"],
+            "tokens": u["tokens"], "frames": u["frames"], "seconds": round(u["frames"] * hop / sample_rate, 4),
+            "source": u["source"]}
+
+
+def cmd_extend(args: argparse.Namespace) -> None:
+    import shutil
+
+    import sonorant
+    from sonorant.voices.units import read_unit_codebook
+
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    centroids, header = read_unit_codebook(args.out / "codecs" / f"{args.codec}.npz")
+    if header.space != "regulated":
+        raise SystemExit(f"{args.codec}: extend needs a regulated-space codec (the vocoder space needs latents)")
+    base = args.out / "manifests" / args.codec
+    folder = args.out / "manifests" / (args.name or f"{args.codec}-big")
+    if folder.exists():
+        raise SystemExit(f"{folder} exists: pick another --name")
+    base_train, base_held = _read_jsonl(base / "train.jsonl"), _read_jsonl(base / "heldout.jsonl")
+    table = torch.from_numpy(centroids).reshape(header.bins, -1)
+    voice = sonorant.load_voice(header.voice, runtime=args.runtime, runtime_options={"threads": args.threads})
+    rt, spec = voice.runtime, voice.runtime.spec
+    knob_row = np.array([header.latents["knobs"][k.name] for k in spec.knobs], dtype=np.float32)
+
+    if args.check:
+        picked = random.Random(args.seed).sample(base_train, min(args.check, len(base_train)))
+        again = [{"phonemes": voice.phoneme_ids(r["text"])[0], "seed": 0} for r in picked]
+        _regulated_units(rt, knob_row, table, header.frames_per_unit, again, args.batch)
+        keys = ("phonemes", "durations", "frames", "tokens")
+        same = [all(r[k] == u[k] for k in keys) for r, u in zip(picked, again)]
+        for r, u, ok in zip(picked, again, same):
+            if not ok:
+                _LOG.warning("check %s differs in %s", r["id"], [k for k in keys if r[k] != u[k]])
+        _LOG.info("check: %d / %d base records reproduced exactly (%s)", sum(same), len(same), ", ".join(keys))
+        if not all(same):
+            raise SystemExit("the encode-only path does not reproduce the base manifest: not extending it")
+
+    exclude = {unit_texts._key(r["text"]) for r in base_train + base_held}
+    texts = _new_texts(Path(args.text_root), args.sentences, args.seed + 1000, exclude)
+    first = 1 + max(int(r["id"].rsplit("-", 1)[1]) for r in base_train + base_held)
+    folder.mkdir(parents=True)
+    shutil.copyfile(base / "heldout.jsonl", folder / "heldout.jsonl")
+    shutil.copyfile(base / "train.jsonl", folder / "train.jsonl")
+    added, skipped = 0, 0
+    with (folder / "train.jsonl").open("a", encoding="utf-8") as out:
+        for c0 in range(0, len(texts), args.chunk):
+            if args.max_minutes and time.perf_counter() - start > args.max_minutes * 60:
+                _LOG.info("extend: --max-minutes reached")
+                break
+            utts = []
+            for i, row in enumerate(texts[c0 : c0 + args.chunk], start=first + c0):
+                sentences = voice.phoneme_ids(row["text"])
+                if len(sentences) != 1:  # as in latents: a text the front end splits is not one utterance
+                    skipped += 1
+                    continue
+                utts.append({"id": f"train-{i:06d}", **row, "phonemes": sentences[0], "seed": args.seed + i})
+            _regulated_units(rt, knob_row, table, header.frames_per_unit, utts, args.batch)
+            for u in utts:
+                out.write(json.dumps(_manifest_row(u, header.hop, header.sample_rate), ensure_ascii=False) + "\n")
+            out.flush()
+            added += len(utts)
+            _LOG.info("extend: %d / %d new utterances, %.0f s", added, len(texts), time.perf_counter() - start)
+    info = json.loads((base / "manifest.json").read_text())
+    totals = {"utterances": 0, "hours": 0.0, "tokens": 0, "phoneme_ids": 0}
+    with (folder / "train.jsonl").open(encoding="utf-8") as f:
+        for r in map(json.loads, f):
+            totals["utterances"] += 1
+            totals["hours"] += r["seconds"] / 3600
+            totals["tokens"] += len(r["tokens"])
+            totals["phoneme_ids"] += len(r["phonemes"])
+    info["train"] = totals
+    info["extended"] = {"base": str(base), "base_train": len(base_train), "added": added,
+                        "skipped_multi_sentence": skipped, "stage": "encode only (prior means, float16)",
+                        "seconds": round(time.perf_counter() - start, 1), "threads": args.threads}
+    (folder / "manifest.json").write_text(json.dumps(info, indent=1))
+    _LOG.info("extend %s: %s", folder.name, info["train"])
+
+
 # ---------------------------------------------------------------------------------------- ceiling
 def _log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean over frames of the RMS difference of the log power spectra (dB), 1024-point STFT, hop 256."""
@@ -368,10 +510,20 @@ def main(argv: list[str] | None = None) -> None:
     c = sub.add_parser("ceiling")
     c.add_argument("--codecs", nargs="+", required=True)
     c.add_argument("--judge", choices=("base", "tiny"), default="base")
+    e = sub.add_parser("extend")
+    e.add_argument("--codec", required=True, help="a regulated-space codec whose manifest is extended")
+    e.add_argument("--name", default="", help="the new manifest's name (default CODEC-big)")
+    e.add_argument("--sentences", type=int, default=12000, help="new training sentences")
+    e.add_argument("--text-root", default="/", help="root under which usr/share/{wordnet,games/fortunes} lie")
+    e.add_argument("--check", type=int, default=20, help="base records to re-derive first (0: none)")
+    e.add_argument("--batch", type=int, default=16)
+    e.add_argument("--chunk", type=int, default=512, help="new utterances per appended block")
+    e.add_argument("--max-minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
+    e.add_argument("--runtime", default="onnx")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
     {"texts": cmd_texts, "latents": cmd_latents, "prior": cmd_prior, "fit": cmd_fit, "manifest": cmd_manifest,
-     "ceiling": cmd_ceiling}[args.command](args)
+     "ceiling": cmd_ceiling, "extend": cmd_extend}[args.command](args)
 
 
 if __name__ == "__main__":
