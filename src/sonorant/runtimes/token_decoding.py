@@ -224,7 +224,7 @@ class TokenDecoder:
                 if not live.cpu().numpy().any() or self._warmup:  # a warm-up stops after one block
                     done = True
                     break
-        return self._finish(out, live, limit, done)
+        return self._finish(out, limit, done)
 
     def _speculative(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
         limit, g = self.bound(opts), opts.draft
@@ -246,6 +246,8 @@ class TokenDecoder:
             counts = self.run("count", torch.add, counts, c)
             stats.host_reads += 1
             live_host, pos_host = live.cpu().numpy(), pos.cpu().numpy()
+            # a live row's tokens before `pos` are final; a finished row's run through its EOS
+            final = np.where(live_host, np.minimum(pos_host, limit), limit)
             if not live_host.any() or self._warmup:  # a warm-up stops after one round
                 done = True
                 break
@@ -254,14 +256,19 @@ class TokenDecoder:
         drafted, accepted = counts.cpu().tolist()
         stats.drafted += drafted
         stats.accepted += accepted
-        return self._finish(out, live, limit, done)
+        return self._finish(out, limit, done, final)
 
-    def _finish(self, out: torch.Tensor, live: torch.Tensor, limit: int, done: bool) -> list[np.ndarray]:
+    def _finish(self, out: torch.Tensor, limit: int, done: bool, final: np.ndarray | None = None) -> list[np.ndarray]:
+        """Each row's tokens through its EOS; `DecodeLimitError` (rows on `tokens`) if a row has none or the loop
+        stopped early. `final` [b]: how many tokens of each row are real (speculative rows advance at their
+        own pace: a row still live when another reached the bound has fewer than `limit`, and the slots
+        after them hold padding, which may be the EOS id); None: `limit` each."""
         tokens = out.cpu().numpy()[:, :limit]  # the whole buffer comes back (a slice would be another graph)
         if self._warmup:
             return []
         rows, stuck = [], []
         for r, row in enumerate(tokens):
+            row = row if final is None else row[:final[r]]
             ends = np.flatnonzero(row == self.cfg.eos)
             if ends.size:
                 rows.append(row[:ends[0] + 1].copy())
