@@ -78,13 +78,22 @@ class TokenEngine:
         return out
 
     def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[tuple[np.ndarray, bool]]:
-        """One utterance's audio in pieces (the codec decodes growing chunks of frames with its state carried;
-        the pieces concatenate to `synthesize`'s audio). The tokens are generated first."""
+        """One utterance's audio in pieces, each with a flag set on the last, yielded while its tokens are
+        still being generated: the decoder hands over each block of new tokens as it reads them back
+        (`TokenRuntime.stream_tokens`; the same graphs and tokens as `tokens`), and the codec decodes each
+        chunk of the schedule (`_chunks`: small first, growing) as soon as its frames exist, its state
+        carried (`runtimes.token_stream`). The pieces concatenate to `synthesize`'s audio; the last one may
+        be empty (when the tokens end exactly on a chunk's edge).
+
+        Beam search cannot stream its tokens (the best hypothesis can change until the search ends): its
+        audio streams after the search, chunk by chunk. A row that does not end within the bound raises
+        `DecodeLimitError` (the tokens on its `tokens`) after the pieces of every chunk completed before the
+        bound: the caller has then had that audio, none of it flagged last."""
         cfg = cfg or StreamConfig()
-        codes = self.codes(self.tokens([utterance])[0])
-        pieces = list(self.runtime.vocode_stream(codes, _chunks(cfg))) or [np.zeros(0, np.float32)]
-        for i, piece in enumerate(pieces):
-            yield piece, i == len(pieces) - 1
+        audio = self.runtime.code_stream(_chunks(cfg))
+        for new in self.runtime.stream_tokens([utterance.ids], [utterance.seed], self.decoding(utterance)):
+            yield from _audible(audio.feed(new[0]))
+        yield from _audible(audio.finish())  # nothing: the tokens ended on EOS (a bound raised above)
 
     def warmup(self, batch_sizes: Sequence[int] = (1,), stream: StreamConfig | None = None,
                decodings: Sequence[Decoding] = (_DEFAULT,)) -> None:
@@ -97,6 +106,11 @@ class TokenEngine:
                 self.runtime.generate([ids] * b, list(range(b)), opts, warmup=True)
         for b in batch_sizes:
             self.runtime.vocode([np.zeros((tok.codebooks, 1), dtype=np.int64)] * b)
+
+
+def _audible(pieces: Iterator[tuple[np.ndarray, bool]]) -> Iterator[tuple[np.ndarray, bool]]:
+    """The pieces with audio in them, and the last piece (which may be empty)."""
+    return ((p, last) for p, last in pieces if last or p.size)
 
 
 def _chunks(cfg: StreamConfig) -> list[int]:

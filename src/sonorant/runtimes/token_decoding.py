@@ -7,14 +7,20 @@ later call reuses it. Rows advance at their own positions (`pos` [b]): a row tha
 harmlessly until the whole batch is done, and speculative rows that accept different numbers of drafts
 simply move their own `pos` (rolling back a rejected draft costs nothing: slots past `pos` are never
 read). The host reads back one small array per block of steps (the rows' live flags), never logits.
+
+`stream` runs the same loops and also reads the token buffer back at each of those reads, yielding each
+row's new tokens as they become final (greedy, sampling, speculative): the same graphs, shapes and tokens
+as `generate`. Beam search cannot stream (the best hypothesis can change until the search ends): its
+`stream` yields every row's tokens once, after the search.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -70,6 +76,20 @@ class Batch:
     """[b] int64."""
     seeds: torch.Tensor
     """Per-row seeds [b] int64."""
+
+
+Loop = Generator[tuple[np.ndarray, np.ndarray], None, list[np.ndarray]]
+"""A decoding loop: yields (token buffer [b, limit], tokens final per row [b]) at each host read when it
+is watched, and returns each row's tokens (`TokenDecoder._finish`)."""
+
+
+def _drain(loop: Loop) -> list[np.ndarray]:
+    """Run a loop to its end; its return value."""
+    while True:
+        try:
+            next(loop)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _knobs(opts: Decoding, b: int, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -189,8 +209,58 @@ class TokenDecoder:
             if opts.method == "speculative":
                 if self.cfg.early_exit_layer is None:
                     raise DecodeLimitError("speculative decoding needs a model with an early-exit head")
-                return self._speculative(batch, opts, stats)
-            return self._sampled(batch, opts, stats)
+                return _drain(self._speculative(batch, opts, stats))
+            return _drain(self._sampled(batch, opts, stats))
+
+    def stream(self, batch: Batch, opts: Decoding, stats: DecodeStats | None = None) -> Iterator[list[np.ndarray]]:
+        """Each row's new tokens (a list of int64 arrays, one per row, some maybe empty) after every host
+        read of the loop: their concatenation is exactly `generate`'s tokens for the row (EOS last), and a
+        row yields nothing more after its EOS. The loop and its graphs are `generate`'s; watching it adds one
+        read of the token buffer [b, slots] per read of the live flags (greedy and sampling: one per
+        `sync_every` steps; speculative: one per draft-and-verify round).
+
+        Beam search yields once, after the search (its best hypothesis can change until the end). A row
+        that has not ended within the bound: the tokens it had are yielded, then `DecodeLimitError` is
+        raised (with every row's tokens on `tokens`, as `generate`)."""
+        stats = stats if stats is not None else DecodeStats()
+        self._warmup = False
+        if opts.method == "beam":
+            try:
+                rows = self.generate(batch, opts, stats)
+            except DecodeLimitError as err:
+                if getattr(err, "tokens", None) is not None:  # rows at the bound (not a bad setting)
+                    yield [t.copy() for t in err.tokens]  # type: ignore[attr-defined]
+                raise
+            yield rows
+            return
+        if opts.method == "speculative" and self.cfg.early_exit_layer is None:
+            raise DecodeLimitError("speculative decoding needs a model with an early-exit head")
+        run = self._speculative if opts.method == "speculative" else self._sampled
+        loop = scoped(run(batch, opts, stats, watch=True), torch.no_grad)
+        sent = np.zeros(batch.src.shape[0], dtype=np.int64)  # tokens of each row yielded so far
+        try:
+            while True:
+                try:
+                    host, final = next(loop)  # [b, limit], [b]
+                except StopIteration as stop:
+                    rows = stop.value
+                    break
+                new = []
+                for r, row in enumerate(host):
+                    row = row[:final[r]]
+                    ends = np.flatnonzero(row == self.cfg.eos)
+                    row = row[:ends[0] + 1] if ends.size else row
+                    new.append(row[sent[r]:].copy())
+                    sent[r] = max(sent[r], len(row))
+                yield new
+        except DecodeLimitError as err:  # the rows' last tokens, then the error
+            rest = [row[sent[r]:].copy() for r, row in enumerate(getattr(err, "tokens", None) or [])]
+            if any(len(t) for t in rest):
+                yield rest
+            raise
+        rest = [row[sent[r]:].copy() for r, row in enumerate(rows)]
+        if any(len(t) for t in rest):
+            yield rest
 
     def _prepare(self, batch: Batch, slots: int) -> tuple[torch.Tensor, ...]:
         """The cross-attention keys of the batch, and every loop state made on the device (materialized by the
@@ -208,7 +278,7 @@ class TokenDecoder:
 
         return (ck, cv, cb, *self.run("start", start))
 
-    def _sampled(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
+    def _sampled(self, batch: Batch, opts: Decoding, stats: DecodeStats, watch: bool = False) -> Loop:
         limit = self.bound(opts)
         b, dev = batch.src.shape[0], batch.src.device
         slots = self.slots(limit)
@@ -221,12 +291,16 @@ class TokenDecoder:
             stats.steps += 1
             if (step + 1) % self.sync_every == 0 or step + 1 == limit:
                 stats.host_reads += 1
-                if not live.cpu().numpy().any() or self._warmup:  # a warm-up stops after one block
+                live_host = live.cpu().numpy()
+                if watch:  # every row has step + 1 final tokens (a finished row: pads after its EOS)
+                    stats.host_reads += 1
+                    yield out.cpu().numpy()[:, :limit], np.full(b, step + 1, dtype=np.int64)
+                if not live_host.any() or self._warmup:  # a warm-up stops after one block
                     done = True
                     break
-        return self._finish(out, live, limit, done)
+        return self._finish(out, limit, done)
 
-    def _speculative(self, batch: Batch, opts: Decoding, stats: DecodeStats) -> list[np.ndarray]:
+    def _speculative(self, batch: Batch, opts: Decoding, stats: DecodeStats, watch: bool = False) -> Loop:
         limit, g = self.bound(opts), opts.draft
         b, dev = batch.src.shape[0], batch.src.device
         slots = self.slots(limit + g + 1)
@@ -246,6 +320,11 @@ class TokenDecoder:
             counts = self.run("count", torch.add, counts, c)
             stats.host_reads += 1
             live_host, pos_host = live.cpu().numpy(), pos.cpu().numpy()
+            # a live row's tokens before `pos` are final; a finished row's run through its EOS
+            final = np.where(live_host, np.minimum(pos_host, limit), limit)
+            if watch:
+                stats.host_reads += 1
+                yield out.cpu().numpy()[:, :limit], final
             if not live_host.any() or self._warmup:  # a warm-up stops after one round
                 done = True
                 break
@@ -254,14 +333,19 @@ class TokenDecoder:
         drafted, accepted = counts.cpu().tolist()
         stats.drafted += drafted
         stats.accepted += accepted
-        return self._finish(out, live, limit, done)
+        return self._finish(out, limit, done, final)
 
-    def _finish(self, out: torch.Tensor, live: torch.Tensor, limit: int, done: bool) -> list[np.ndarray]:
+    def _finish(self, out: torch.Tensor, limit: int, done: bool, final: np.ndarray | None = None) -> list[np.ndarray]:
+        """Each row's tokens through its EOS; `DecodeLimitError` (rows on `tokens`) if a row has none or the loop
+        stopped early. `final` [b]: how many tokens of each row are real (speculative rows advance at their
+        own pace: a row still live when another reached the bound has fewer than `limit`, and the slots
+        after them hold padding, which may be the EOS id); None: `limit` each."""
         tokens = out.cpu().numpy()[:, :limit]  # the whole buffer comes back (a slice would be another graph)
         if self._warmup:
             return []
         rows, stuck = [], []
         for r, row in enumerate(tokens):
+            row = row if final is None else row[:final[r]]
             ends = np.flatnonzero(row == self.cfg.eos)
             if ends.size:
                 rows.append(row[:ends[0] + 1].copy())
@@ -280,3 +364,19 @@ class TokenDecoder:
         from .token_beam import beam_search
 
         return beam_search(self, batch, opts, stats)
+
+
+Y = TypeVar("Y")
+R = TypeVar("R")
+
+
+def scoped(gen: Generator[Y, None, R], scope: Callable[[], AbstractContextManager[Any]]) -> Generator[Y, None, R]:
+    """`gen` with each of its steps run inside a fresh `scope()` (`torch.no_grad`, a precision scope), so
+    the context is never left on in the caller between yields; returns what `gen` returns."""
+    while True:
+        with scope():
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                return stop.value
+        yield item

@@ -18,8 +18,9 @@ import torch
 
 from ..config import Decoding
 from ..engine.buckets import BucketConfig, bucket_size
-from ..errors import ConfigError
-from .token_decoding import Batch, DecodeStats, TokenDecoder
+from ..errors import ConfigError, DecodeLimitError
+from .token_decoding import Batch, DecodeStats, TokenDecoder, scoped
+from .token_stream import CodeStream
 from .torch_ops import TorchOps, strict_fp32
 
 _LOG = logging.getLogger(__name__)
@@ -111,10 +112,9 @@ class TokenRuntime:
         """The row bucket a batch of `b` rows runs at."""
         return bucket_size(b, BATCH_EDGES)
 
-    def generate(self, src: Sequence[Sequence[int]], seeds: Sequence[int], opts: Decoding,
-                 stats: DecodeStats | None = None, warmup: bool = False) -> list[np.ndarray]:
-        """Tokens of each source (EOS last; see `TokenDecoder.generate`), in order (`warmup`: build the
-        method's graphs for this shape and return nothing)."""
+    def batch(self, src: Sequence[Sequence[int]], seeds: Sequence[int]) -> Batch:
+        """Sources and seeds as one bucket on the device: rows padded to the row bucket (copies of the first
+        row), ids to the id bucket."""
         tok = self.spec.tokens
         b = len(src)
         width = bucket_size(max(len(s) for s in src), self.buckets.id_edges)
@@ -128,11 +128,31 @@ class TokenRuntime:
             lengths[r] = len(s)
             seed_arr[r] = seeds[r] if r < b else seeds[0]
         dev = self.torch_device
-        batch = Batch(torch.from_numpy(ids).to(dev), torch.from_numpy(lengths).to(dev),
-                      torch.from_numpy(seed_arr).to(dev))
+        return Batch(torch.from_numpy(ids).to(dev), torch.from_numpy(lengths).to(dev),
+                     torch.from_numpy(seed_arr).to(dev))
+
+    def generate(self, src: Sequence[Sequence[int]], seeds: Sequence[int], opts: Decoding,
+                 stats: DecodeStats | None = None, warmup: bool = False) -> list[np.ndarray]:
+        """Tokens of each source (EOS last; see `TokenDecoder.generate`), in order (`warmup`: build the
+        method's graphs for this shape and return nothing)."""
+        batch = self.batch(src, seeds)
         with strict_fp32():
             out = self.decoder.generate(batch, opts, stats, warmup=warmup)
-        return out[:b]
+        return out[:len(src)]
+
+    def stream_tokens(self, src: Sequence[Sequence[int]], seeds: Sequence[int], opts: Decoding,
+                      stats: DecodeStats | None = None) -> Iterator[list[np.ndarray]]:
+        """Each source's new tokens after every host read of the decoding loop (see `TokenDecoder.stream`:
+        the same graphs and tokens as `generate`; beam search yields once, at its end). A row that hits the
+        bound: its tokens are yielded, then `DecodeLimitError` (its `tokens`: one array per source)."""
+        b = len(src)
+        loop = scoped(self.decoder.stream(self.batch(src, seeds), opts, stats), strict_fp32)
+        try:
+            for new in loop:
+                yield new[:b]
+        except DecodeLimitError as err:
+            err.tokens = list(getattr(err, "tokens", []))[:b]  # type: ignore[attr-defined]
+            raise
 
     # ---- audio -----------------------------------------------------------------------------------------
 
@@ -153,16 +173,13 @@ class TokenRuntime:
         host = audio.float().cpu().numpy()
         return [host[r, :f * hop].copy() for r, f in enumerate(frames)]
 
+    def code_stream(self, chunks: Sequence[int]) -> CodeStream:
+        """A stream that decodes one utterance's audio as its tokens (or codes) arrive, `chunks` frames at a
+        time (the last size repeated), the codec's state carried (`runtimes.token_stream`)."""
+        return CodeStream(self.spec.tokens, self.model.codec, self.torch_device, chunks)
+
     def vocode_stream(self, codes: np.ndarray, chunks: Sequence[int]) -> Iterator[np.ndarray]:
         """One utterance's codes [K, T] decoded chunk by chunk (`chunks` frames each, the last repeated), the
         codec's state carried: the pieces concatenate to `vocode`'s audio."""
-        codec = self.model.codec
-        state = codec.stream_state(1)
-        start, i, total = 0, 0, codes.shape[1]
-        with torch.no_grad():
-            while start < total:
-                n = chunks[min(i, len(chunks) - 1)]
-                part = torch.from_numpy(codes[None, :, start:start + n]).to(self.torch_device)
-                audio, state = codec.decode_stream(part, state, last=start + n >= total)
-                start, i = start + n, i + 1
-                yield audio[0].float().cpu().numpy()
+        for piece, _ in self.code_stream(chunks).feed_codes(codes, last=True):
+            yield piece
