@@ -27,6 +27,9 @@ class _Held(Protocol):
 
 R = TypeVar("R", bound=_Held)
 
+_REQUEST_IDS = itertools.count(1)
+"""Ticket ids, unique in the process: a server's schedulers (one per kind of voice) never share an id."""
+
 
 class BatchWorker(Generic[R]):
     """Requests (anything with a `ticket` and a `sink`) queued for one worker thread that runs `_step`
@@ -43,7 +46,6 @@ class BatchWorker(Generic[R]):
         self._admitted = 0
         self._closing = False
         self._thread: threading.Thread | None = None
-        self._ids = itertools.count(1)
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -92,7 +94,7 @@ class BatchWorker(Generic[R]):
                 raise SchedulerClosed("the speech scheduler is not running")
             if self._admitted >= self.config.max_queue:
                 raise SchedulerBusy(f"server busy: {self._admitted} requests in progress (limit {self.config.max_queue})")
-            ticket = Ticket(next(self._ids), streaming, sentences, seed, sample_rate)
+            ticket = Ticket(next(_REQUEST_IDS), streaming, sentences, seed, sample_rate)
             ticket._wake = self._wake
             self._incoming.append(make(ticket))
             self._admitted += 1
