@@ -141,8 +141,10 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
             for r in requests:
                 self._finish(r, "failed", exc)
             return
-        frames = sum(c.shape[1] for c in codes.values())
-        self._notify("on_batch", "vocode", len(codes), len(requests), frames, time.perf_counter() - start)
+        if codes:
+            frames = sum(c.shape[1] for c in codes.values())
+            self._notify("on_batch", "vocode", len(codes), len({id(batch[row][0]) for row in codes}), frames,
+                         time.perf_counter() - start)
         for row, (r, k) in enumerate(batch):  # each request's rows are in sentence order
             result = results[row]
             if r.ticket.done or result is None:
