@@ -107,10 +107,10 @@ class Running:
 
 
 def start_server(voices: list[sonorant.Voice], config: ServeConfig, wyoming: str | None = None) -> Running:
-    """A server on a free loopback port whose scheduler reports to a GateObserver."""
+    """A server on a free loopback port whose schedulers report to a GateObserver."""
     service = SpeechService(voices, config)
     observer = GateObserver(service.metrics)
-    service.scheduler.observer = observer
+    service.observe(observer)
     server = SpeechServer(service, "127.0.0.1", 0, wyoming=wyoming).start()
     return Running(server, observer, voices[0])
 

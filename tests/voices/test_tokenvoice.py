@@ -142,11 +142,14 @@ def test_speak_cli(voice_dir: Path, tmp_path: Path) -> None:
     assert rate == 22050 and len(data) > 0
 
 
-def test_the_server_refuses_token_voices_clearly(voice) -> None:
+def test_the_server_gives_a_token_voice_its_own_scheduler(voice) -> None:
+    """Served token voices are tested in tests/serve/test_token_voice.py; here: this family is accepted."""
+    from sonorant.engine.token_scheduler import TokenScheduler
     from sonorant.serve.service import SpeechService
 
-    with pytest.raises(ConfigError, match="the server does not serve token voices yet"):
-        SpeechService([voice])
+    service = SpeechService([voice])
+    assert isinstance(service.scheduler_for(voice), TokenScheduler)
+    assert list(service.token_schedulers) == [voice.name]
 
 
 def test_the_bench_refuses_token_voices_clearly(voice_dir: Path, capsys) -> None:

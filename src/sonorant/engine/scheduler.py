@@ -23,9 +23,7 @@ take up to `max_batch` rows, since one pass for several new streams ends sooner 
 
 from __future__ import annotations
 
-import itertools
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,8 +35,17 @@ from . import passes
 from .buckets import bucket_size
 from .engine import Engine, Utterance
 from .streaming import StreamConfig, Window, windows
-from .tickets import (BlockingSink, Piece, SchedulerBusy, SchedulerClosed, SchedulerConfig, SchedulerObserver, Sink,
-                      Ticket)
+from .tickets import (
+    BlockingSink,
+    Piece,
+    SchedulerBusy,
+    SchedulerClosed,
+    SchedulerConfig,
+    SchedulerObserver,
+    Sink,
+    Ticket,
+)
+from .worker import BatchWorker
 
 __all__ = ["BlockingSink", "Piece", "Scheduler", "SchedulerBusy", "SchedulerClosed", "SchedulerConfig",
            "SchedulerObserver", "Sink", "Ticket"]
@@ -96,57 +103,15 @@ class _Item:
     window: int = field(compare=False, default=-1)
 
 
-class Scheduler:
+class Scheduler(BatchWorker[_Request]):
     """Batches the sentences of concurrent requests through their engines on one worker thread."""
 
+    thread_name = "sonorant-scheduler"
+
     def __init__(self, config: SchedulerConfig | None = None, observer: SchedulerObserver | None = None) -> None:
-        self.config = config or SchedulerConfig()
-        self.observer = observer
-        self._cond = threading.Condition()
-        self._incoming: list[_Request] = []
-        self._active: list[_Request] = []
-        self._admitted = 0
-        self._closing = False
-        self._thread: threading.Thread | None = None
-        self._ids = itertools.count(1)
+        super().__init__(config, observer)
         self._frames_per_id: dict[int, float] = {}  # id(engine) -> running estimate
         self._cost: dict[tuple[int, str], float] = {}  # (id(engine), stage) -> seconds per padded frame
-
-    # --- public -----------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the worker thread (idempotent)."""
-        with self._cond:
-            if self._thread is None:
-                self._closing = False
-                self._thread = threading.Thread(target=self._run, name="sonorant-scheduler", daemon=True)
-                self._thread.start()
-
-    def close(self, timeout: float | None = 30.0) -> None:
-        """Stop the worker after its current pass; unfinished requests get `SchedulerClosed`."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        with self._cond:
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the worker thread is alive."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    @property
-    def depth(self) -> int:
-        """Requests held now (running or waiting)."""
-        return self._admitted
-
-    def has_room(self) -> bool:
-        """Whether a new request would be admitted now."""
-        return self._admitted < self.config.max_queue
 
     def submit(self, engine: Engine, utterances: Sequence[Utterance], gaps: Sequence[int], *, sample_rate: int,
                streaming: bool, sink: Sink) -> Ticket:
@@ -160,64 +125,15 @@ class Scheduler:
         schedule = self.config.stream
         if not streaming:
             schedule = schedule.bulk()
-        with self._cond:
-            if self._closing or self._thread is None:
-                raise SchedulerClosed("the speech scheduler is not running")
-            if self._admitted >= self.config.max_queue:
-                raise SchedulerBusy(f"server busy: {self._admitted} requests in progress (limit {self.config.max_queue})")
-            ticket = Ticket(next(self._ids), streaming, len(utterances), utterances[0].seed, sample_rate)
-            ticket._wake = self._wake
-            sentences = [_Sentence(i, u, int(g)) for i, (u, g) in enumerate(zip(utterances, gaps))]
-            self._incoming.append(_Request(ticket, engine, sentences, sink, schedule))
-            self._admitted += 1
-            self._cond.notify_all()
-        return ticket
 
-    def _wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+        def make(ticket: Ticket) -> _Request:
+            sentences = [_Sentence(i, u, int(g)) for i, (u, g) in enumerate(zip(utterances, gaps))]
+            return _Request(ticket, engine, sentences, sink, schedule)
+
+        return self._enqueue(make, streaming=streaming, sentences=len(utterances), seed=utterances[0].seed,
+                             sample_rate=sample_rate)
 
     # --- worker -----------------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                idle = not self._active
-                while idle and not self._incoming and not self._closing:
-                    self._cond.wait()
-                if self._closing:
-                    break
-                if idle and self.config.batch_wait_ms > 0:
-                    until = time.monotonic() + self.config.batch_wait_ms / 1000.0
-                    while len(self._incoming) < self.config.max_batch and not self._closing:
-                        left = until - time.monotonic()
-                        if left <= 0:
-                            break
-                        self._cond.wait(left)
-                new, self._incoming = self._incoming, []
-            for r in new:
-                r.ticket.status = "running"
-                self._active.append(r)
-            for r in [r for r in self._active if r.ticket.cancelled]:
-                self._finish(r, "cancelled")
-            if not self._active:
-                continue
-            try:
-                worked = self._step()
-            except Exception as exc:  # a bug in scheduling itself: fail what is running, keep the worker
-                _LOG.exception("scheduler step failed")
-                for r in list(self._active):
-                    self._finish(r, "failed", exc)
-                continue
-            if not worked:  # every request waits for its reader: sleep until one reads, cancels or arrives
-                with self._cond:
-                    if not self._incoming and not self._closing:
-                        self._cond.wait(0.05)
-        with self._cond:
-            leftover, self._incoming = self._active + self._incoming, []
-        self._active = []
-        for r in leftover:
-            self._finish(r, "failed", SchedulerClosed("the speech server is shutting down"))
 
     def _step(self) -> bool:
         """Run one pass; False when no request has work that may run now."""
@@ -401,7 +317,6 @@ class Scheduler:
 
     def _emit(self, r: _Request) -> None:
         """Hand the request's decoded pieces to its sink, in order; finish it after the last one."""
-        t = r.ticket
         while r.cursor < len(r.sentences):
             s = r.sentences[r.cursor]
             if s.frames is None:
@@ -413,52 +328,14 @@ class Scheduler:
                 if end_of_sentence and s.gap > 0:
                     samples = np.concatenate([samples, np.zeros(s.gap, dtype=np.float32)])
                 last = end_of_sentence and r.cursor == len(r.sentences) - 1
-                if t.cancelled:
-                    self._finish(r, "cancelled")
+                if not self._deliver(r, Piece(samples, r.cursor, last)):
                     return
-                try:
-                    r.sink(Piece(samples, r.cursor, last))
-                except Exception as exc:  # the consumer is gone: stop its work
-                    _LOG.debug("sink of request %d failed (%s); cancelling it", t.id, exc)
-                    t.cancel()
-                    self._finish(r, "cancelled")
-                    return
-                if t.first_audio is None:
-                    t.first_audio = time.monotonic()
-                t.pieces += 1
-                t.samples += len(samples)
-                self._notify("on_piece", t, t.pieces - 1, len(samples))
             if s.emitted < len(s.windows):
                 return
             s.latent, s.finished = None, True  # free the latent of a finished sentence
             r.cursor += 1
         self._finish(r, "done")
 
-    def _finish(self, r: _Request, status: str, error: BaseException | None = None) -> None:
-        t = r.ticket
-        if t.done:
-            return
-        t.status = status
-        t.finished = time.monotonic()
-        if r in self._active:
-            self._active.remove(r)
-        with self._cond:
-            self._admitted -= 1
-        if error is not None:
-            try:
-                r.sink(error)
-            except Exception:  # the consumer is gone too; nothing more to tell it
-                _LOG.debug("could not report the failure of request %d", t.id)
-        self._notify("on_finish", t)
-
     def _observe_batch(self, stage: str, batch: list[_Item], frames: int, seconds: float) -> None:
         requests = len({id(i.request) for i in batch})
         self._notify("on_batch", stage, len(batch), requests, frames, seconds)
-
-    def _notify(self, hook: str, *args: object) -> None:
-        if self.observer is None:
-            return
-        try:
-            getattr(self.observer, hook)(*args)
-        except Exception:  # observers are for metrics and tests; they never stop the worker
-            _LOG.exception("scheduler observer %s failed", hook)

@@ -68,14 +68,17 @@ class TokenEngine:
         """An utterance's tokens -> codec codes [K, T]."""
         return self.spec.tokens.codes(np.asarray(tokens))
 
-    def synthesize(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[np.ndarray]:
-        """Each utterance's audio, in order."""
-        codes = [self.codes(t) for t in self.tokens(utterances)]
+    def audio(self, codes: Sequence[np.ndarray], max_batch: int | None = None) -> list[np.ndarray]:
+        """Each utterance's codes [K, T] -> its audio, decoded in batches of `max_batch` (the engine's)."""
         out: list[np.ndarray] = []
         step = max_batch or max(self.max_batch, 1)
         for start in range(0, len(codes), step):
             out.extend(self.runtime.vocode(codes[start:start + step]))
         return out
+
+    def synthesize(self, utterances: Sequence[Utterance], max_batch: int | None = None) -> list[np.ndarray]:
+        """Each utterance's audio, in order."""
+        return self.audio([self.codes(t) for t in self.tokens(utterances)], max_batch)
 
     def stream(self, utterance: Utterance, cfg: StreamConfig | None = None) -> Iterator[tuple[np.ndarray, bool]]:
         """One utterance's audio in pieces, each with a flag set on the last, yielded while its tokens are

@@ -103,6 +103,7 @@ def beam_search(dec: TokenDecoder, batch: Batch, opts: Decoding, stats: DecodeSt
                                f"{limit} tokens (rows {', '.join(map(str, stuck[:8]))}); raise max_tokens, or "
                                "split the text")
         err.tokens = out  # type: ignore[attr-defined]
+        err.limit = limit  # type: ignore[attr-defined]
         raise err
     return out
 

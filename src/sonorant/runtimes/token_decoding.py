@@ -200,7 +200,8 @@ class TokenDecoder:
         """Each row's tokens (EOS included, start token excluded) as int64 arrays.
 
         Raises `DecodeLimitError` if a row has not emitted EOS within the bound (its partial tokens are on
-        the error's `tokens`). `warmup=True` runs each graph of the method once and returns nothing."""
+        the error's `tokens`, the bound on its `limit`). `warmup=True` runs each graph of the method once and
+        returns nothing."""
         stats = stats if stats is not None else DecodeStats()
         self._warmup = warmup
         with torch.no_grad():
@@ -357,6 +358,7 @@ class TokenDecoder:
                 f"{len(stuck)} of {len(rows)} rows did not end within {limit} tokens (rows "
                 f"{', '.join(map(str, stuck[:8]))}); raise max_tokens, or split the text")
             err.tokens = rows  # type: ignore[attr-defined]
+            err.limit = limit  # type: ignore[attr-defined]
             raise err
         return rows
 

@@ -1,8 +1,8 @@
 """`sonorant serve`: the OpenAI-compatible speech API (and optionally Wyoming) over preloaded voices.
 
     sonorant serve [--host 127.0.0.1] [--port 8000] [--api-key KEY | --api-key-file PATH]
-                   [--voice V]... [--runtime R] [--device D] [--max-chars N] [--max-phoneme-ids N]
-                   [--max-queue N] [--max-batch N] [--batch-wait-ms MS] [--max-step-ms MS]
+                   [--voice V]... [--vocoder P] [--codec P] [--runtime R] [--device D] [--max-chars N]
+                   [--max-phoneme-ids N] [--max-queue N] [--max-batch N] [--batch-wait-ms MS] [--max-step-ms MS]
                    [--wyoming tcp://127.0.0.1:10200] [--threads N]
 
 `add_serve_parser(subparsers)` adds the sub-command to the `sonorant` parser; `run_serve_command(args)`
@@ -42,11 +42,15 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
                      help="read the API key from PATH, one line (a trailing newline is dropped); keeps it out of "
                           "the process list")
     p.add_argument("--voice", action="append", default=None, metavar="V",
-                   help="voice to preload and warm up: a bundled name, a Piper .onnx or a NeMo FastPitch .nemo "
+                   help="voice to preload and warm up: a bundled name, a Piper .onnx, a NeMo FastPitch .nemo, or "
+                        "a token voice (a toktts directory with --codec, a trained token voice directory) "
                         "(repeatable; the first is the default and answers to OpenAI's voice names; default: joe)")
     p.add_argument("--vocoder", default=None, metavar="PATH",
                    help="the vocoder of the spectrogram voices given (a NeMo HiFi-GAN .nemo for .nemo voices, a "
                         "WaveGlow checkpoint for NVIDIA Tacotron2 ones)")
+    p.add_argument("--codec", default=None, metavar="PATH",
+                   help="the codec of the token voices given that have none of their own (a toktts directory: "
+                        "Meta's Encodec .th or a transformers Encodec directory; Spear-TTS: a unit codec .npz)")
     p.add_argument("--denoise", type=float, default=None,
                    help="WaveGlow voices: strength of the bias-removal denoiser (default 0.01; 0: off)")
     p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,

@@ -14,14 +14,19 @@ base64 audio). The extension `"stream": false` asks for the whole file instead, 
 exact headers (its length, an MP3's gapless header, a FLAC's sample count).
 `speed` maps to length scale: the voice's own length scale divided by `speed`.
 Extensions beside OpenAI's fields: `stream`, `seed`, `speaker`, `knobs` (the voice family's controls by name),
-`noise_scale` and `noise_w` (VITS's knobs of those names), `sentence_silence`.
+`noise_scale` and `noise_w` (VITS's knobs of those names), `sentence_silence`, and for token voices the
+decoding settings `decoding` (greedy, sample, beam, speculative), `temperature`, `top_k`, `top_p`, `beams`
+and `max_tokens` (other families ignore them, as `SynthesisConfig` does).
 
 Errors use OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: 400 bad settings or text,
 401 missing or wrong key, 404 unknown voice (the message lists the voices), 413 input over the
 character or phoneme limit or body over the size limit, 422 malformed JSON, fields or encoding (the body
-must be UTF-8), 503 with `Retry-After` when the queue is full. A client that disconnects cancels its
-request's remaining work. With an API key set, every path but /health needs it, and the interactive docs
-(/docs, /redoc, /openapi.json) are off.
+must be UTF-8) or a sentence the model did not end within its bound (`decode_limit`: a token voice's
+`max_tokens`; raise it or split the text), 500 `synthesis_error` for other failures of the model on the
+input, 503 with `Retry-After` when the queue is full. A client that disconnects cancels its request's
+remaining work. With an API key set, every path but /health needs it, and the interactive docs (/docs,
+/redoc, /openapi.json) are off. A failure after a streamed response's first audio ends an SSE stream
+with an `error` event and cuts a raw audio stream (an incomplete body).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from .. import __version__
 from ..audio import encode_audio
 from ..config import SynthesisConfig
 from ..engine.scheduler import Piece, SchedulerBusy, SchedulerClosed
-from ..errors import ConfigError, PhonemizerError, TextError
+from ..errors import ConfigError, DecodeLimitError, PhonemizerError, SonorantError, TextError
 from .encode import MEDIA_TYPES, available_formats, stream_encoder
 from .guard import ApiError, Guard, error_body
 from .service import (
@@ -98,6 +103,14 @@ class SpeechRequest(BaseModel):
     noise_scale: Number | None = Field(None, description="VITS voices: the noise_scale knob")
     noise_w: Number | None = Field(None, description="VITS voices: the noise_w knob")
     sentence_silence: Number = 0.0
+    decoding: Literal["greedy", "sample", "beam", "speculative"] = Field(
+        "greedy", description="token voices: how tokens are picked (greedy, sample, beam, speculative)")
+    temperature: Number = Field(1.0, ge=0.0, le=100.0, description="token voices: sample/speculative temperature")
+    top_k: StrictInt = Field(0, ge=0, le=1 << 20, description="token voices: sample among the k likeliest (0: all)")
+    top_p: Number = Field(1.0, gt=0.0, le=1.0, description="token voices: nucleus sampling mass (1: all)")
+    beams: StrictInt = Field(4, ge=1, le=64, description="token voices: beam width of decoding=beam")
+    max_tokens: StrictInt | None = Field(None, ge=1, le=1 << 20,
+                                         description="token voices: most tokens per sentence (None: the voice's bound)")
 
 
 def _error_response(err: ApiError) -> JSONResponse:
@@ -147,9 +160,9 @@ def create_app(service: SpeechService) -> ASGIApp:
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        alive = service.scheduler.running
+        alive = service.running
         body = {"status": "ok" if alive else "stopped", "voices": list(service.voices),
-                "queue_depth": service.scheduler.depth, "max_queue": service.config.max_queue,
+                "queue_depth": service.depth, "max_queue": service.config.max_queue,
                 "max_chars": service.config.max_chars, "max_phoneme_ids": service.config.max_phoneme_ids,
                 "max_body_bytes": service.config.max_body_bytes}
         return JSONResponse(body, 200 if alive else 503)
@@ -192,7 +205,9 @@ def create_app(service: SpeechService) -> ASGIApp:
         knobs = dict(body.knobs or {})
         knobs.update({k: v for k, v in (("noise_scale", body.noise_scale), ("noise_w", body.noise_w)) if v is not None})
         cfg = SynthesisConfig(knobs=knobs, speed=body.speed, speaker=body.speaker, seed=body.seed,
-                              sentence_silence=body.sentence_silence)
+                              sentence_silence=body.sentence_silence, decoding=body.decoding,
+                              temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, beams=body.beams,
+                              max_tokens=body.max_tokens)
         streamed = body.stream
         if not streamed and body.stream_format is not None:
             raise ApiError(422, f"stream_format {body.stream_format!r} streams the response; leave it out to get the "
@@ -218,6 +233,9 @@ def create_app(service: SpeechService) -> ASGIApp:
             stream.cancel()
             raise ApiError(503, str(exc), code="unavailable",
                            headers={"Retry-After": str(service.config.retry_after_s)}) from None
+        except SonorantError as exc:  # the model failed on this input (a token bound hit, tokens its codec refuses)
+            stream.cancel()
+            raise _synthesis_error(exc, metrics) from None
         except Exception as exc:
             stream.cancel()
             metrics.errors.labels("internal").inc()
@@ -295,17 +313,41 @@ async def _stream_body(stream: SpeechStream, first: Piece, fmt: str, sse: bool, 
                 yield _sse("speech.audio.delta", audio=base64.b64encode(data).decode()) if sse else data
             if piece.is_last:
                 break
-            piece = await stream.next()
+            try:
+                piece = await stream.next()
+            except SonorantError as exc:  # after audio went out: SSE says so in an event, a raw stream is cut
+                err = _synthesis_error(exc, metrics)
+                if not sse:
+                    _LOG.warning("a streamed response failed part way (%s); the connection is closed without its "
+                                 "end", err.message)
+                    raise
+                yield _sse("error", error=error_body(err.message, err.code, err.param, err.status)["error"])
+                return
         if sse:
             seconds = round(stream.samples / stream.sample_rate, 3)
             yield _sse("speech.audio.done", usage={"input_tokens": chars, "output_tokens": 0, "total_tokens": chars},
                        audio_seconds=seconds)
+    except SonorantError:
+        raise  # counted and logged above
     except Exception:
         metrics.errors.labels("stream_aborted").inc()
         _LOG.exception("a streamed response failed part way; the connection is closed without its end")
         raise
     finally:
         stream.cancel()
+
+
+def _synthesis_error(exc: SonorantError, metrics: Any) -> ApiError:
+    """The API error of a request whose synthesis failed on its input: 422 `decode_limit` when an
+    autoregressive model did not end a sentence within its bound (the message names the sentence and the
+    bound; the client can raise it, e.g. a token voice's `max_tokens`, or split the text), else 500 with
+    the message."""
+    if isinstance(exc, DecodeLimitError):
+        metrics.errors.labels("decode_limit").inc()
+        return ApiError(422, str(exc), code="decode_limit")
+    metrics.errors.labels("synthesis").inc()
+    _LOG.warning("synthesis failed: %s", exc)
+    return ApiError(500, f"synthesis failed: {exc}", code="synthesis_error")
 
 
 def _sse(kind: str, **fields: Any) -> bytes:

@@ -1,5 +1,11 @@
 """The speech service behind the HTTP and Wyoming front ends: preloaded voices, input limits, the text
-front end, and the batching scheduler, with an asyncio face.
+front end, and the batching schedulers, with an asyncio face.
+
+Stage-graph voices (VITS, FastPitch, Tacotron2) share one `Scheduler`; each token voice (its spec has
+`tokens`) gets a `TokenScheduler` of its own, a worker thread that batches the sentences of that voice's
+requests through its decoding loops. Both answer the same way (tickets, pieces, sinks), so a front end
+never needs to know which kind of voice it speaks with; `max_queue` bounds the requests held by all of
+them together.
 
 Voices are looked up by name among the ones loaded at start; a request never names a file, so no voice
 name reaches the file system. OpenAI's built-in voice names (alloy, echo, ...) are aliases of the
@@ -17,8 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..config import SynthesisConfig
-from ..engine.scheduler import Piece, Scheduler, SchedulerBusy, SchedulerConfig, Ticket
+from ..engine.scheduler import Piece, Scheduler, SchedulerBusy, SchedulerConfig, SchedulerObserver, Ticket
 from ..engine.streaming import StreamConfig
+from ..engine.token_scheduler import TokenScheduler
 from ..errors import ConfigError, TextError, VoiceError
 from ..voice import Voice
 from ..voices import registry
@@ -77,9 +84,9 @@ class ServeConfig:
     max_chars: int = 4096
     """Longest input text in characters (OpenAI's limit); longer inputs are refused with 413."""
     max_queue: int = 64
-    """Most speech requests held at once; more are refused with 503 and Retry-After."""
+    """Most speech requests held at once, by all voices together; more are refused with 503 and Retry-After."""
     max_batch: int = 4
-    """Most sentences or decoder windows in one forward pass."""
+    """Most sentences or decoder windows in one forward pass (token voices: sentences in one decoding loop)."""
     batch_wait_ms: float = 5.0
     """How long an idle server waits for more requests to batch with the first one."""
     max_step_ms: float = 300.0
@@ -138,7 +145,7 @@ class SpeechStream:
         self._queue: asyncio.Queue[Piece | BaseException] = asyncio.Queue()
 
     def _sink(self, item: Piece | BaseException) -> None:
-        """Called on the scheduler's thread; raises RuntimeError once the event loop is gone (the
+        """Called on a scheduler's thread; raises RuntimeError once the event loop is gone (the
         scheduler then cancels the request)."""
         self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
@@ -174,7 +181,7 @@ class SpeechStream:
 
 
 class SpeechService:
-    """Preloaded voices, limits and one scheduler, shared by every front end of a server."""
+    """Preloaded voices, limits and the schedulers, shared by every front end of a server."""
 
     def __init__(self, voices: Sequence[Voice], config: ServeConfig | None = None,
                  metrics: ServerMetrics | None = None) -> None:
@@ -184,26 +191,59 @@ class SpeechService:
         self.metrics = metrics or ServerMetrics()
         self.voices: dict[str, Voice] = {}
         for v in voices:
-            if v.engine.spec.tokens is not None:  # the scheduler batches stage graphs; token loops are not one
-                raise ConfigError(f"{v.name} is a token voice ({v.family}): the server does not serve token voices "
-                                  "yet; use the Python API or `sonorant speak`")
             if v.name in self.voices:
                 raise ConfigError(f"two voices are named {v.name!r}; load each voice once")
             self.voices[v.name] = v
         self.default_voice = voices[0]
         self.scheduler = Scheduler(self.config.scheduler_config(), observer=self.metrics)
-        self.metrics.track_queue(lambda: self.scheduler.depth)
+        """The scheduler of the stage-graph voices."""
+        self.token_schedulers: dict[str, TokenScheduler] = {
+            name: TokenScheduler(self.config.scheduler_config(), observer=self.metrics)
+            for name, v in self.voices.items() if v.engine.spec.tokens is not None}
+        """Each token voice's scheduler (its own worker thread: a token engine is not thread safe)."""
+        self.metrics.track_queue(lambda: self.depth)
         self._frontend: ThreadPoolExecutor | None = None
 
+    @property
+    def schedulers(self) -> list[Scheduler | TokenScheduler]:
+        """Every scheduler of this service."""
+        return [self.scheduler, *self.token_schedulers.values()]
+
+    def scheduler_for(self, voice: Voice) -> Scheduler | TokenScheduler:
+        """The scheduler that runs `voice`'s requests."""
+        return self.token_schedulers.get(voice.name, self.scheduler)
+
+    @property
+    def depth(self) -> int:
+        """Speech requests held now by all schedulers (running or waiting)."""
+        return sum(s.depth for s in self.schedulers)
+
+    @property
+    def running(self) -> bool:
+        """Whether every scheduler's worker thread is alive."""
+        return all(s.running for s in self.schedulers)
+
+    def has_room(self) -> bool:
+        """Whether a new request would be admitted now (`max_queue` counts every voice's requests)."""
+        return self.depth < self.config.max_queue
+
+    def observe(self, observer: SchedulerObserver) -> None:
+        """Report every scheduler's passes, pieces and finished requests to `observer` (instead of the
+        metrics alone; an observer that wants the metrics too forwards to them)."""
+        for s in self.schedulers:
+            s.observer = observer
+
     def start(self) -> None:
-        """Start the scheduler and the front-end threads (idempotent)."""
+        """Start the schedulers and the front-end threads (idempotent)."""
         if self._frontend is None:
             self._frontend = ThreadPoolExecutor(self.config.frontend_threads, thread_name_prefix="sonorant-frontend")
-        self.scheduler.start()
+        for s in self.schedulers:
+            s.start()
 
     def close(self) -> None:
-        """Stop the scheduler (running requests end with an error) and the front-end threads."""
-        self.scheduler.close()
+        """Stop the schedulers (running requests end with an error) and the front-end threads."""
+        for s in self.schedulers:
+            s.close()
         if self._frontend is not None:
             self._frontend.shutdown(wait=False, cancel_futures=True)
             self._frontend = None
@@ -236,8 +276,8 @@ class SpeechService:
         """
         arrival = time.monotonic()
         self.check_input(text)
-        if not self.scheduler.has_room():
-            raise SchedulerBusy(f"server busy: {self.scheduler.depth} requests in progress")
+        if not self.has_room():
+            raise SchedulerBusy(self._busy())
         if self._frontend is None:
             raise ConfigError("the speech service is not started")
         resolved = voice.resolve(cfg)
@@ -251,12 +291,19 @@ class SpeechService:
                             f"{self.config.max_silence_s:g} s per request")
         stream = SpeechStream(voice, streaming, arrival, self.metrics)
         gap_samples = [int(round(g * voice.sample_rate)) for g in gaps]
-        stream.ticket = self.scheduler.submit(voice.engine, utterances, gap_samples, sample_rate=voice.sample_rate,
-                                              streaming=streaming, sink=stream._sink)
+        if not self.has_room():  # checked again: others may have been queued while the text was prepared
+            raise SchedulerBusy(self._busy())
+        stream.ticket = self.scheduler_for(voice).submit(voice.engine, utterances, gap_samples,
+                                                         sample_rate=voice.sample_rate, streaming=streaming,
+                                                         sink=stream._sink)
         return stream
 
+    def _busy(self) -> str:
+        return f"server busy: {self.depth} requests in progress (limit {self.config.max_queue})"
+
     def warmup(self) -> None:
-        """Build every graph a request can need, for each voice (compiling runtimes; others return at once)."""
+        """Build every graph a request can need, for each voice (compiling runtimes; others return at once);
+        token voices build their greedy/sampling loop and codec graphs for every batch size."""
         sizes = tuple(range(1, self.config.max_batch + 1))
         for v in self.voices.values():
             _LOG.info("warming up voice %s", v.name)

@@ -11,11 +11,12 @@ Events handled (from the `wyoming` package):
   `synthesize-stop`, followed by `synthesize-stopped`. The `synthesize` event a client sends during a
   stream, for older servers, is ignored.
 
-Requests share the HTTP server's scheduler, limits and voices. Errors (unknown voice, text over the
-character or phoneme limit, a full queue, an event with missing or mistyped fields) are answered with an
-`error` event; the connection stays open. An event whose header, data or payload is over its limit
-(`wyoming_io.Limits`: data and payload as large as an HTTP body may be) or whose header is not JSON is
-answered with an `error` event, then the connection is closed. Stopping the server ends every connection.
+Requests share the HTTP server's schedulers, limits and voices. Errors (unknown voice, text over the
+character or phoneme limit, a full queue, a token voice's sentence past its token bound, an event with
+missing or mistyped fields) are answered with an `error` event; the connection stays open. An event
+whose header, data or payload is over its limit (`wyoming_io.Limits`: data and payload as large as an
+HTTP body may be) or whose header is not JSON is answered with an `error` event, then the connection is
+closed. Stopping the server ends every connection.
 """
 
 from __future__ import annotations
