@@ -7,6 +7,9 @@ family on each runtime, phrased only in the family contract's terms (`sonorant.m
 - every runtime matches eager PyTorch (>= 60 dB, identical lengths);
 - a compiling runtime builds nothing after its warm-up.
 
+The compile runtime's cases are marked `slow` (its warm-up builds C++ per graph: minutes per family here),
+so the default suite runs eager and onnx and `python -m pytest -m slow` (CI's slow lane) runs compile.
+
 Where torch-xla is installed (the XLA lane, `.ci/xla-lane`: torch 2.9 + torch-xla on XLA:CPU) the suite
 runs the xla runtime instead of onnx and compile. TensorRT cannot be installed here: its runtime shares the
 stage graphs and profiles tested in `tests/runtimes/test_tensorrt.py`, and its engine runs stay unrun.
@@ -48,20 +51,39 @@ def alone(case: FamilyCase) -> list[np.ndarray]:
 
 _ENGINES: dict[tuple[str, str], Engine] = {}
 
+SLOW = {"compile": pytest.mark.slow}
+"""Runtimes whose cases run only with `-m slow`: compile's warm-up is a C++ build per graph (minutes per
+family on 2 cores); the XLA lane's xla cases always run."""
 
-@pytest.fixture(scope="module")
-def engines(case: FamilyCase, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
-    """An engine per runtime for this family; the compiling runtime is warmed up for the buckets."""
-    out = {"eager": Engine(EagerRuntime(case.model), BUCKETS)}
-    for name in RUNTIMES:
-        key = (case.name, name)
+
+def _runtimes(*names: str) -> list[Any]:
+    return [pytest.param(n, marks=SLOW[n]) if n in SLOW else n for n in names]
+
+
+class _LazyEngines:
+    """An engine per runtime for one family, built (and, if it compiles, warmed up for the buckets) on first
+    use, so a deselected runtime costs nothing."""
+
+    def __init__(self, case: FamilyCase, tmp: pytest.TempPathFactory) -> None:
+        self.case, self.tmp = case, tmp
+
+    def __getitem__(self, name: str) -> Engine:
+        key = (self.case.name, name)
         if key not in _ENGINES:
-            options: dict[str, Any] = {} if name == "xla" else {"cache_dir": tmp_path_factory.mktemp(f"{case.name}-{name}")}
-            engine = Engine(make_runtime(name, case.model, **options), BUCKETS)
+            if name == "eager":
+                _ENGINES[key] = Engine(EagerRuntime(self.case.model), BUCKETS)
+                return _ENGINES[key]
+            options: dict[str, Any] = {} if name == "xla" else {"cache_dir": self.tmp.mktemp(f"{self.case.name}-{name}")}
+            engine = Engine(make_runtime(name, self.case.model, **options), BUCKETS)
             engine.warmup(batch_sizes=(BUCKETS.max_batch,), stream=STREAM)  # smaller batches are padded to it
             _ENGINES[key] = engine
-        out[name] = _ENGINES[key]
-    return out
+        return _ENGINES[key]
+
+
+@pytest.fixture(scope="module")
+def engines(case: FamilyCase, tmp_path_factory: pytest.TempPathFactory) -> _LazyEngines:
+    """The engines of this family's runtimes (built on first use)."""
+    return _LazyEngines(case, tmp_path_factory)
 
 
 def test_the_case_exercises_the_contract(case: FamilyCase, alone: list[np.ndarray]) -> None:
@@ -74,8 +96,8 @@ def test_the_case_exercises_the_contract(case: FamilyCase, alone: list[np.ndarra
     assert all(np.isfinite(a).all() and np.abs(a).max() > 0 for a in alone)
 
 
-@pytest.mark.parametrize("runtime", ["eager", COMPILING])
-def test_batched_padded_bucketed_equals_alone(case: FamilyCase, alone: list[np.ndarray], engines: dict[str, Engine],
+@pytest.mark.parametrize("runtime", _runtimes("eager", COMPILING))
+def test_batched_padded_bucketed_equals_alone(case: FamilyCase, alone: list[np.ndarray], engines: _LazyEngines,
                                              runtime: str) -> None:
     engine = engines[runtime]
     batched = engine.synthesize(case.utterances, max_batch=BUCKETS.max_batch)
@@ -86,8 +108,8 @@ def test_batched_padded_bucketed_equals_alone(case: FamilyCase, alone: list[np.n
     assert worst <= 1e-4
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
-def test_runtime_matches_eager(case: FamilyCase, alone: list[np.ndarray], engines: dict[str, Engine],
+@pytest.mark.parametrize("runtime", _runtimes(*RUNTIMES))
+def test_runtime_matches_eager(case: FamilyCase, alone: list[np.ndarray], engines: _LazyEngines,
                                runtime: str) -> None:
     out = engines[runtime].synthesize(case.utterances, max_batch=BUCKETS.max_batch)
     assert [len(a) for a in out] == [len(a) for a in alone]
@@ -96,8 +118,8 @@ def test_runtime_matches_eager(case: FamilyCase, alone: list[np.ndarray], engine
     assert min(snrs) >= 60.0
 
 
-@pytest.mark.parametrize("runtime", ["eager", *RUNTIMES])
-def test_stitched_stream_equals_whole_sentence(case: FamilyCase, alone: list[np.ndarray], engines: dict[str, Engine],
+@pytest.mark.parametrize("runtime", _runtimes("eager", *RUNTIMES))
+def test_stitched_stream_equals_whole_sentence(case: FamilyCase, alone: list[np.ndarray], engines: _LazyEngines,
                                                runtime: str) -> None:
     engine = engines[runtime]
     for utt, whole in list(zip(case.utterances, alone))[-2:]:  # the two longest: several windows each
@@ -117,8 +139,9 @@ def _graphs_built(engine: Engine) -> int:
     return engine.runtime.graphs_compiled
 
 
-def test_no_graph_is_built_after_warmup(case: FamilyCase, engines: dict[str, Engine]) -> None:
-    engine = engines[COMPILING]
+@pytest.mark.parametrize("runtime", _runtimes(COMPILING))
+def test_no_graph_is_built_after_warmup(runtime: str, case: FamilyCase, engines: _LazyEngines) -> None:
+    engine = engines[runtime]
     before = _graphs_built(engine)
     engine.synthesize(case.utterances, max_batch=BUCKETS.max_batch)
     engine.synthesize(case.utterances[:3], max_batch=2)

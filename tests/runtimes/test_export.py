@@ -229,3 +229,18 @@ def test_an_interrupted_stage_export_leaves_nothing_behind(tiny_x_low_voice: Tin
     assert main(["export", "--voice", str(tiny_x_low_voice.onnx_path), "-o", str(target)]) == 2
     assert "disk full" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # no target, no partial graphs, no staging folder
+
+
+def test_export_keeps_every_submodules_mode(tmp_path: Path) -> None:
+    """The exporter restores only its top module's flag, recursively: under a fresh (training) wrapper a
+    shared model's eval submodules would come back in training mode, dropout on (it changed an eager
+    Tacotron2 voice's audio after the ONNX runtime exported the same model)."""
+    import torch
+    from torch import nn
+
+    from sonorant.runtimes.onnx_export import export_onnx
+
+    inner = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5)).eval()
+    wrapper = nn.Sequential(inner)  # a new module: training mode
+    export_onnx(wrapper, (torch.zeros(2, 3),), tmp_path / "w.onnx", ["x"], ["y"], {})
+    assert wrapper.training and not any(m.training for m in inner.modules())

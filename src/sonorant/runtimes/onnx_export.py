@@ -26,9 +26,22 @@ def export_onnx(
     *,
     opset: int = 15,
 ) -> Path:
-    """Trace `module` on `args` with the TorchScript exporter (as Piper does) and write `path`."""
+    """Trace `module` on `args` with the TorchScript exporter (as Piper does) and write `path`. Every submodule
+    keeps its train/eval mode: the exporter restores only the top module's flag, recursively, which would
+    put a shared model's submodules in training mode (dropout on) under a freshly made wrapper."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    modes = [(m, m.training) for m in module.modules()]
+    try:
+        _export(module, args, path, input_names, output_names, dynamic_axes, opset)
+    finally:
+        for m, training in modes:
+            m.training = training
+    return path
+
+
+def _export(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path, input_names: Sequence[str],
+            output_names: Sequence[str], dynamic_axes: Mapping[str, Mapping[int, str]], opset: int) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         # Expected noise from the TorchScript exporter: its deprecation, tracer notes on shape
         # arithmetic (traced dynamically here), and Slice steps it leaves unfolded.
@@ -48,7 +61,6 @@ def export_onnx(
             dynamic_axes={k: dict(v) for k, v in dynamic_axes.items() if k in (*input_names, *output_names)},
             do_constant_folding=True,
         )
-    return path
 
 
 def model_key(model: nn.Module) -> str:

@@ -210,4 +210,4 @@ def load_tacotron2_voice(path: str | Path, vocoder: str | Path, *, denoise: floa
     from ..models.tacotron2.voice import Tacotron2Voice
 
     return Tacotron2Voice(load_tacotron2(path), load_waveglow(vocoder), block=16 if block is None else int(block),
-                          max_steps=max_steps, denoise=float(denoise))
+                          max_steps=max_steps, denoise=float(denoise)).eval()
