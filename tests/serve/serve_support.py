@@ -56,6 +56,8 @@ class GateObserver:
         self.metrics = metrics
         self.tickets: dict[int, Ticket] = {}
         self.batches: list[tuple[str, int, int]] = []
+        self.frames: list[tuple[str, int]] = []
+        """(stage, frames) of each pass (a token loop's frames are its tokens)."""
         self.piece_gate: Callable[[Ticket, int], None] | None = None
         self.batch_gate: threading.Event | None = None
         self.lock = threading.Lock()
@@ -64,6 +66,7 @@ class GateObserver:
         self.metrics.on_batch(stage, rows, requests, frames, seconds)
         with self.lock:
             self.batches.append((stage, rows, requests))
+            self.frames.append((stage, frames))
         gate = self.batch_gate
         if gate is not None:
             gate.wait(30)

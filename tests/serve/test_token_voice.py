@@ -1,8 +1,10 @@
 """Token voices served: the tiny toktts checkpoint (tests/fixtures/toktts) speaking through the tiny Encodec
 (tests/fixtures/encodec), over HTTP and Wyoming beside a stage-graph voice, and through `SpeechService`.
 
-The checkpoint is random: greedy decoding ends "Hello friend." in 35 tokens, "Good day." in 37 and
-"Come here." in 5, while "Yes." never ends within 300 (its bound), which the tests use for the errors.
+The checkpoint is random: greedy decoding ends "Hello friend." in 35 tokens, "Good day." in 37, "Come here."
+in 5 and FAMILY in 241, while "Yes." never ends within 300 (its bound), which the tests use for the errors.
+Encodec makes one frame of 2 tokens (320 samples); the decoder reads its tokens back every 8 steps; a streamed
+sentence's chunks are 16 frames, then 32, 64, ... (`StreamConfig`), so its first piece needs 32 tokens.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -37,6 +40,9 @@ from sonorant.serve.service import SpeechStream
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 THREE = "Hello friend. Good day. Come here."
+FAMILY = "The family would enjoy your visit."
+"""One sentence of 241 tokens = 120 frames: streamed, chunks of 16, 32, 64 and 8 frames."""
+HOP = 320
 SAMPLED = {"decoding": "sample", "temperature": 0.5, "seed": 3, "max_tokens": 100}
 """Sampling settings under which every sentence of THREE ends (in 38, 9 and 4 tokens)."""
 
@@ -100,7 +106,9 @@ def _speak(service: SpeechService, jobs: list[tuple[str, SynthesisConfig, bool]]
 
 @pytest.mark.parametrize("streaming", [False, True])
 def test_service_pieces_equal_synthesize(token_voice: sonorant.Voice, streaming: bool) -> None:
-    """One piece per sentence with its silence appended, in order; joined, synthesize's samples (1e-5)."""
+    """Whole file: one piece per sentence with its silence appended. Streamed: each sentence in chunks (17 and
+    18 frames: 16 + 1, 16 + 2; "Come here." 2), its silence after its last chunk (none after the last sentence). Joined, in order, both are
+    synthesize's samples (1e-5)."""
     cfg = SynthesisConfig(seed=5, sentence_silence=0.1)
     ref = token_voice.synthesize(THREE, cfg).samples
     service = SpeechService([token_voice], ServeConfig(max_batch=2))
@@ -109,11 +117,16 @@ def test_service_pieces_equal_synthesize(token_voice: sonorant.Voice, streaming:
         [pieces] = _speak(service, [(THREE, cfg, streaming)])
     finally:
         service.close()
-    assert [(p.sentence, p.is_last) for p in pieces] == [(0, False), (1, False), (2, True)]
     audio = np.concatenate([p.samples for p in pieces])
     assert len(audio) == len(ref) and float(np.max(np.abs(audio - ref))) < 1e-5
     gap = round(0.1 * token_voice.sample_rate)
-    assert not pieces[0].samples[-gap:].any() and pieces[2].samples[-gap:].any()
+    if not streaming:
+        assert [(p.sentence, p.is_last) for p in pieces] == [(0, False), (1, False), (2, True)]
+        assert not pieces[0].samples[-gap:].any() and pieces[2].samples[-gap:].any()
+        return
+    assert [(p.sentence, p.is_last) for p in pieces] == [(0, False), (0, False), (1, False), (1, False), (2, True)]
+    assert [len(p.samples) for p in pieces] == [16 * HOP, HOP + gap, 16 * HOP, 2 * HOP + gap, 2 * HOP]
+    assert not pieces[1].samples[-gap:].any() and pieces[2].samples.any()
 
 
 class Recorder:
@@ -153,6 +166,96 @@ def _recorded(voice: sonorant.Voice, config: ServeConfig, jobs: list[tuple[str, 
         service.close()
 
 
+def _spy_reads(voice: sonorant.Voice, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The tokens of each host read of the voice's watched decoding loops (all rows), as they happen."""
+    runtime = voice.engine.runtime
+    real = runtime.stream_tokens
+    reads: list[int] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Iterator[list[np.ndarray]]:
+        for new in real(*args, **kwargs):
+            reads.append(sum(len(t) for t in new))
+            yield new
+
+    monkeypatch.setattr(runtime, "stream_tokens", spy)
+    return reads
+
+
+def test_a_streamed_sentence_plays_while_its_tokens_are_generated(token_voice: sonorant.Voice,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """One sentence of 241 tokens streams in 4 pieces (16, 32, 64, 8 frames); the first reaches the sink after
+    the loop's 4th read (32 tokens), while 209 of its tokens are still to come; joined, synthesize's audio."""
+    reads = _spy_reads(token_voice, monkeypatch)
+    at_first_piece: list[int] = []
+
+    class Watch(Recorder):
+        def on_piece(self, ticket: Ticket, index: int, samples: int) -> None:
+            super().on_piece(ticket, index, samples)
+            if index == 0:
+                at_first_piece.append(sum(reads))
+
+    cfg = SynthesisConfig(seed=2)
+    ref = token_voice.synthesize(FAMILY, cfg).samples
+    service = SpeechService([token_voice], ServeConfig(max_batch=2))
+    watch = Watch()
+    service.observe(watch)
+    service.start()
+    try:
+        [pieces] = _speak(service, [(FAMILY, cfg, True)])
+    finally:
+        service.close()
+    assert [len(p.samples) for p in pieces] == [16 * HOP, 32 * HOP, 64 * HOP, 8 * HOP]
+    assert [p.is_last for p in pieces] == [False, False, False, True]
+    audio = np.concatenate([p.samples for p in pieces])
+    assert len(audio) == len(ref) and float(np.max(np.abs(audio - ref))) < 1e-5
+    assert at_first_piece == [32] and sum(reads) == 241 and len(reads) == 31  # 30 reads of 8 steps, then 1
+    assert [b for b in watch.batches if b[0] == "tokens"] == [("tokens", 1, 1)]
+    assert [b for b in watch.batches if b[0] == "vocode"] == [("vocode", 1, 1)] * 4  # a codec pass per chunk
+
+
+def test_cancelling_mid_sentence_stops_the_decoding_loop(token_voice: sonorant.Voice,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Yes." would run to its bound (300 tokens). The worker is held after its first piece until the reader,
+    which has that piece, cancels (as a client that leaves does): the loop stops at that read, 32 tokens in,
+    and the next request ("Come here.", 5 tokens in one read) is served."""
+    reads = _spy_reads(token_voice, monkeypatch)
+    tokens: list[int] = []
+
+    class Hold(Recorder):
+        def on_batch(self, stage: str, rows: int, requests: int, frames: int, seconds: float) -> None:
+            super().on_batch(stage, rows, requests, frames, seconds)
+            if stage == "tokens":
+                tokens.append(frames)
+
+        def on_piece(self, ticket: Ticket, index: int, samples: int) -> None:
+            super().on_piece(ticket, index, samples)
+            deadline = time.monotonic() + 30
+            while index == 0 and not ticket.cancelled and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    async def leave_after_first(service: SpeechService) -> tuple[Piece, Ticket]:
+        stream = await service.speak(service.default_voice, "Yes.", SynthesisConfig(), streaming=True)
+        first = await stream.next()
+        stream.cancel()
+        assert stream.ticket is not None
+        return first, stream.ticket
+
+    service = SpeechService([token_voice], ServeConfig(max_batch=2))
+    service.observe(Hold())
+    service.start()
+    try:
+        first, ticket = asyncio.run(leave_after_first(service))
+        deadline = time.monotonic() + 30
+        while not ticket.done and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert ticket.status == "cancelled" and ticket.pieces == 1 and len(first.samples) == 16 * HOP
+        [after] = _speak(service, [("Come here.", SynthesisConfig(), True)])  # runs once the loop has ended
+    finally:
+        service.close()
+    assert reads == [8, 8, 8, 8, 5] and tokens == [32, 5]  # not 300: the loop was closed at its 4th read
+    assert len(np.concatenate([p.samples for p in after])) == len(token_voice.synthesize("Come here.").samples)
+
+
 def test_a_stuck_sentence_fails_only_its_own_request(token_voice: sonorant.Voice) -> None:
     """Two requests with the same bound share one loop; one sentence of the second never ends within it. The
     loop's rows are rerun one by one: the first request gets its audio, the second an error naming the
@@ -166,6 +269,37 @@ def test_a_stuck_sentence_fails_only_its_own_request(token_voice: sonorant.Voice
     assert isinstance(ok, list) and float(np.max(np.abs(np.concatenate([p.samples for p in ok]) - ref))) < 1e-5
     assert isinstance(stuck, DecodeLimitError)
     assert "sentence 1 of 2 did not end within 20 tokens" in str(stuck) and "max_tokens" in str(stuck)
+
+
+def test_a_stream_and_a_whole_file_request_share_a_streamed_loop(token_voice: sonorant.Voice) -> None:
+    """After the stream's first sentence (alone: first audio goes ahead), the next loop takes the whole-file
+    request's two sentences and the stream's second (one at a time: its pieces stay in order), the stream's
+    row playing as its tokens arrive; both join to synthesize's audio."""
+    config = ServeConfig(max_batch=4, batch_wait_ms=0)
+    jobs = [(THREE, SynthesisConfig(seed=1), True), ("Good day. Come here.", SynthesisConfig(seed=2), False)]
+    (streamed, whole), recorder = _recorded(token_voice, config, jobs, hold=True)
+    tokens = [b for b in recorder.batches if b[0] == "tokens"]
+    assert tokens == [("tokens", 1, 1), ("tokens", 3, 2), ("tokens", 1, 1)], recorder.batches
+    for (text, cfg, _), pieces in zip(jobs, (streamed, whole)):
+        assert isinstance(pieces, list)
+        ref = token_voice.synthesize(text, cfg).samples
+        audio = np.concatenate([p.samples for p in pieces])
+        assert len(audio) == len(ref) and float(np.max(np.abs(audio - ref))) < 1e-5
+    assert [p.sentence for p in streamed] == [0, 0, 1, 1, 2] and [p.sentence for p in whole] == [0, 1]
+
+
+def test_a_stuck_streamed_sentence_fails_only_its_own_request(token_voice: sonorant.Voice) -> None:
+    """Two first sentences stream in one loop under max_tokens 20: "Come here." ends (5 tokens) and plays;
+    "Hello friend." does not, and its request gets the error, with no audio before it."""
+    cfg = SynthesisConfig(max_tokens=20)
+    config = ServeConfig(max_batch=2, batch_wait_ms=2000)  # the first step waits for both requests
+    (ok, stuck), recorder = _recorded(token_voice, config, [("Come here.", cfg, True),
+                                                            ("Hello friend. Come here.", cfg, True)])
+    assert [b for b in recorder.batches if b[0] == "tokens"] == [("tokens", 2, 2)]
+    ref = token_voice.synthesize("Come here.", cfg).samples
+    assert isinstance(ok, list) and float(np.max(np.abs(np.concatenate([p.samples for p in ok]) - ref))) < 1e-5
+    assert isinstance(stuck, DecodeLimitError) and "sentence 1 of 2 did not end within 20 tokens" in str(stuck)
+    assert recorder.pieces == [min(recorder.pieces)]  # one piece, the first request's
 
 
 def test_requests_with_other_settings_get_turns(token_voice: sonorant.Voice) -> None:
@@ -226,11 +360,39 @@ def test_stream_concatenates_to_synthesize(tok_server: Running) -> None:
         chunks = list(response.iter_bytes())
     _close(np.frombuffer(b"".join(chunks), "<i2").astype(np.int32), ref)
     ticket = wait_done(tok_server.observer, request_id)
-    assert ticket.status == "done" and ticket.pieces == 3  # one piece per sentence
+    assert ticket.status == "done" and ticket.pieces == 5  # 16 + 1 frames, 16 + 2, 2: chunks of each sentence
     metrics = httpx.get(tok_server.url + "/metrics", headers=AUTH).text
     for name in ('sonorant_batch_size_count{stage="tokens"}', 'sonorant_batch_size_count{stage="vocode"}',
                  "sonorant_ttfa_seconds_count", "sonorant_rtf_count", "sonorant_audio_seconds_total"):
         assert float(re.search(rf"^{re.escape(name)} (\S+)$", metrics, re.MULTILINE).group(1)) > 0, name
+
+
+def _sse(server: Running, **body: object) -> list[dict]:
+    """The events of a streamed SSE request."""
+    with httpx.stream("POST", server.url + "/v1/audio/speech", headers=AUTH, timeout=120,
+                      json={"voice": "alloy", "response_format": "pcm", "stream_format": "sse", **body}) as response:
+        assert response.status_code == 200, response.read()
+        return [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+
+
+def test_one_sentence_streams_in_chunks_over_http(tok_server: Running) -> None:
+    """A one-sentence request's audio comes as its chunks are decoded (16, 32, 64, 8 frames: one SSE delta
+    each), not as one piece after its 241 tokens; joined, synthesize's audio."""
+    events = _sse(tok_server, input=FAMILY, seed=6)
+    assert [e["type"] for e in events] == ["speech.audio.delta"] * 4 + ["speech.audio.done"]
+    audio = [np.frombuffer(base64.b64decode(e["audio"]), "<i2").astype(np.int32) for e in events[:4]]
+    assert [len(a) for a in audio] == [16 * HOP, 32 * HOP, 64 * HOP, 8 * HOP]
+    _close(np.concatenate(audio), tok_server.voice.synthesize(FAMILY, SynthesisConfig(seed=6)).samples)
+
+
+def test_a_sentence_past_its_bound_after_its_first_chunks_ends_with_an_error(tok_server: Running) -> None:
+    """max_tokens 100 cuts FAMILY at 50 frames: the chunks completed before the bound (16 and 32 frames) went
+    out, then the error event names the sentence and the bound."""
+    events = _sse(tok_server, input=FAMILY, max_tokens=100)
+    assert [e["type"] for e in events] == ["speech.audio.delta"] * 2 + ["error"]
+    assert [len(base64.b64decode(e["audio"])) // 2 for e in events[:2]] == [16 * HOP, 32 * HOP]
+    error = events[2]["error"]
+    assert error["code"] == "decode_limit" and "sentence 1 of 1 did not end within 100 tokens" in error["message"]
 
 
 def test_concurrent_requests_share_a_loop_and_match_synthesize(tok_server: Running) -> None:
@@ -286,6 +448,41 @@ def test_a_client_that_leaves_cancels_the_rest(tok_server: Running) -> None:
         tok_server.observer.piece_gate = None
     assert seen == {"cancelled": True}
     assert ticket.status == "cancelled" and ticket.pieces == 1
+
+
+def test_a_client_that_leaves_mid_sentence_stops_its_decoding_loop(tok_server: Running) -> None:
+    """"Yes." would decode to its bound (300 tokens). The client leaves after the first chunk; the worker,
+    held after that piece until the server has marked the request cancelled, closes the loop at that read:
+    32 tokens generated, one piece sent."""
+    seen: dict[str, bool] = {}
+    observer = tok_server.observer
+    mark: list[int] = []
+
+    def gate(ticket: Ticket, index: int) -> None:
+        if index == 0 and ticket.streaming:
+            mark.append(len(observer.frames))  # on the worker, in this request's loop: later passes are its own
+            deadline = time.monotonic() + 30
+            while not ticket.cancelled and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen["cancelled"] = ticket.cancelled
+
+    observer.piece_gate = gate
+    try:
+        with httpx.stream("POST", tok_server.url + "/v1/audio/speech", headers=AUTH, timeout=60,
+                          json={"voice": "alloy", "input": "Yes.", "response_format": "pcm"}) as response:
+            assert response.status_code == 200
+            request_id = int(response.headers["x-sonorant-request"])
+            next(response.iter_raw())
+        ticket = wait_done(observer, request_id)
+    finally:
+        observer.piece_gate = None
+    assert seen == {"cancelled": True}
+    assert ticket.status == "cancelled" and ticket.pieces == 1
+    [start] = mark
+    deadline = time.monotonic() + 30  # the loop reports its tokens as it closes, after the request ended
+    while not any(stage == "tokens" for stage, _ in observer.frames[start:]) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert [n for stage, n in observer.frames[start:] if stage == "tokens"] == [32]
 
 
 @pytest.mark.parametrize("stream", [False, True])

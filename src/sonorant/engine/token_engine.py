@@ -9,15 +9,19 @@ runtime (`runtimes.tokens.TokenRuntime`) does the device work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Generator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..config import Decoding
+from ..errors import ConfigError
 from .buckets import BucketConfig
 from .engine import Utterance
 from .streaming import StreamConfig
+
+if TYPE_CHECKING:
+    from ..runtimes.token_stream import CodeStream
 
 _LOG = logging.getLogger(__name__)
 
@@ -92,11 +96,26 @@ class TokenEngine:
         audio streams after the search, chunk by chunk. A row that does not end within the bound raises
         `DecodeLimitError` (the tokens on its `tokens`) after the pieces of every chunk completed before the
         bound: the caller has then had that audio, none of it flagged last."""
-        cfg = cfg or StreamConfig()
-        audio = self.runtime.code_stream(_chunks(cfg))
-        for new in self.runtime.stream_tokens([utterance.ids], [utterance.seed], self.decoding(utterance)):
+        audio = self.code_stream(cfg)
+        for new in self.stream_tokens([utterance]):
             yield from _audible(audio.feed(new[0]))
         yield from _audible(audio.finish())  # nothing: the tokens ended on EOS (a bound raised above)
+
+    def stream_tokens(self, utterances: Sequence[Utterance]) -> Generator[list[np.ndarray], None, None]:
+        """The new tokens of each utterance (one array per row, maybe empty) after every host read of one
+        decoding loop over all of them (`TokenRuntime.stream_tokens`): each row's reads concatenate to its
+        `tokens`. The rows must share their decoding settings but the seed (one loop); a row that does not end
+        within the bound: its tokens are yielded, then `DecodeLimitError` (every row's tokens on `tokens`).
+        Closing the generator stops the loop at that read (errors, a bad setting too, are raised on `next`)."""
+        opts = self.decoding(utterances[0])
+        if any(self.decoding(u) != opts for u in utterances[1:]):
+            raise ConfigError("utterances decoded in one loop must share their decoding settings (seeds apart)")
+        yield from self.runtime.stream_tokens([u.ids for u in utterances], [u.seed for u in utterances], opts)
+
+    def code_stream(self, cfg: StreamConfig | None = None) -> CodeStream:
+        """A stream that decodes one utterance's audio as its tokens arrive, in the chunks of `cfg`'s schedule
+        (small first, growing; `runtimes.token_stream.CodeStream`)."""
+        return self.runtime.code_stream(_chunks(cfg or StreamConfig()))
 
     def warmup(self, batch_sizes: Sequence[int] = (1,), stream: StreamConfig | None = None,
                decodings: Sequence[Decoding] = (_DEFAULT,)) -> None:

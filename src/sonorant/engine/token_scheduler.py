@@ -4,24 +4,47 @@ of concurrent requests share its decoding loops.
 A request is a list of utterances (its sentences) and the silence after each, as for `Scheduler`, and
 answers the same way: `submit` returns a `Ticket`, pieces go to the request's sink in order, `max_queue`
 bounds the requests held. What differs is the unit of work: a token model generates a sentence's tokens
-in one loop and its codec decodes them at once, so each step takes whole sentences and every sentence
-is one piece (its silence appended).
+in one loop, so each step takes whole sentences, one row each.
 
 Each step picks sentences of the waiting requests (`_pick`): the first sentence of streams that have no
 audio yet goes ahead of everything else, alone with other such first sentences; otherwise requests take
 turns, one sentence each, the longest without a turn first, then the next of each, up to `max_batch`
 rows. Rows of a step share decoding settings (method, bound, sampling settings: `TokenEngine.decoding`,
 those of the request whose turn it is), so they run as one loop; the seed travels per row, and a row's
-tokens do not depend on what else is in the batch. A sentence that does not end within its bound
-(`DecodeLimitError`) fails its own request only, with an error that names the sentence and the bound:
-the batch's rows are then rerun one by one (the same tokens), so other requests are unaffected.
+tokens do not depend on what else is in the batch.
+
+How a row's audio comes out depends on its request:
+
+- a **streamed** request's sentence streams within the sentence: its step's loop runs watched
+  (`TokenEngine.stream_tokens`, the same graphs and tokens), each read's new tokens feed the row's own
+  codec stream (`TokenEngine.code_stream`, the `SchedulerConfig.stream` schedule: 16 frames first, then
+  growing), and every chunk's audio goes to the sink as soon as it is decoded, the sentence's silence
+  after its last piece. A stream gives one row per step, its next sentence (its pieces must stay in
+  order), and every sentence of it streams so, each when it is that request's turn: later sentences too,
+  so that a listener who has caught up with the audio hears the next sentence after one chunk, not after
+  all its tokens (a token codec carries its state from chunk to chunk, so small chunks cost no extra
+  context frames). Non-streamed rows may share the loop; theirs are decoded when it ends. The loop is
+  checked after every read: a request cancelled (or whose consumer is gone) ends at once, and when no
+  request of the loop is left the loop is closed, so its decoding stops within one read
+  (`sync_every` steps).
+- a **non-streamed** request's sentences run in plain batch loops (`TokenEngine.tokens`, several sentences
+  of a request per loop when there is room) when no streamed row is in the step, and its codec decodes
+  each row at once: one piece per sentence, its silence appended.
+
+A sentence that does not end within its bound (`DecodeLimitError`) fails its own request only, with an
+error that names the sentence and the bound: a plain loop's rows are then rerun one by one (the same
+tokens), so other requests are unaffected; a streamed loop keeps the rows that ended (EOS) and fails the
+others. A streamed sentence that hits the bound has sent the audio of every chunk completed before it,
+so its error follows that audio (before any audio the HTTP front end still answers 422).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +53,9 @@ from .engine import Utterance
 from .tickets import Piece, SchedulerConfig, SchedulerObserver, Sink, Ticket
 from .token_engine import TokenEngine
 from .worker import BatchWorker
+
+if TYPE_CHECKING:
+    from ..runtimes.token_stream import CodeStream
 
 __all__ = ["TokenScheduler"]
 
@@ -51,6 +77,19 @@ class _TokenRequest:
         self.served = -1  # the last step that took a sentence of it (turns go to the longest waiting)
 
 
+@dataclass
+class _Row:
+    """One sentence of a streamed loop: its tokens so far and, for a streamed request, its codec stream."""
+
+    request: _TokenRequest
+    sentence: int
+    audio: CodeStream | None = None
+    reads: list[np.ndarray] = field(default_factory=list)
+
+    def tokens(self) -> np.ndarray:
+        return np.concatenate(self.reads) if self.reads else np.zeros(0, dtype=np.int64)
+
+
 class TokenScheduler(BatchWorker[_TokenRequest]):
     """Batches the sentences of concurrent requests through token engines on one worker thread."""
 
@@ -64,8 +103,9 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
                streaming: bool, sink: Sink) -> Ticket:
         """Queue a request: its utterances in order and the silence (samples) after each.
 
-        Each sentence's audio goes to `sink` as one piece, in order, as soon as it is decoded. Raises
-        `SchedulerBusy` when `max_queue` requests are already held, `SchedulerClosed` after `close`.
+        Pieces go to `sink` in order: a streamed request's as each chunk of a sentence is decoded while its
+        tokens are generated, a whole-file request's one per sentence. Raises `SchedulerBusy` when
+        `max_queue` requests are already held, `SchedulerClosed` after `close`.
         """
         if not utterances or len(gaps) != len(utterances):
             raise ConfigError("a request needs at least one utterance and one gap per utterance")
@@ -81,7 +121,10 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
         batch = self._pick()
         if not batch:
             return False
-        self._run_batch(batch)
+        if any(r.ticket.streaming for r, _ in batch):
+            self._stream_batch(batch)
+        else:
+            self._run_batch(batch)
         return True
 
     def _pick(self) -> list[tuple[_TokenRequest, int]]:
@@ -104,6 +147,8 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
         batch: list[tuple[_TokenRequest, int]] = []
         for depth in range(rounds):
             for r in takers:
+                if depth and r.ticket.streaming:
+                    continue  # a stream's sentences stream one at a time, in order
                 k = r.next + depth
                 if k < len(r.utterances) and len(batch) < self.config.max_batch:
                     batch.append((r, k))
@@ -112,23 +157,30 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
             r.served = self._steps
         return batch
 
+    # --- plain loops: whole sentences -----------------------------------------------------------------
+
     def _run_batch(self, batch: list[tuple[_TokenRequest, int]]) -> None:
         engine = batch[0][0].engine
-        requests = list({id(r): r for r, _ in batch}.values())
         start = time.perf_counter()
         try:
             results = self._tokens(engine, batch)
         except Exception as exc:  # a failed loop fails its requests only; the server keeps serving
             _LOG.exception("a token decoding loop failed; its requests end with an error")
-            for r in requests:
+            for r in _requests(batch):
                 self._finish(r, "failed", exc)
             return
         seconds = time.perf_counter() - start
         tokens = sum(len(x) for x in results if isinstance(x, np.ndarray))
-        self._notify("on_batch", "tokens", len(batch), len(requests), tokens, seconds)
+        self._notify("on_batch", "tokens", len(batch), len(_requests(batch)), tokens, seconds)
+        self._decode_rows(engine, batch, results)
+
+    def _decode_rows(self, engine: TokenEngine, batch: list[tuple[_TokenRequest, int]],
+                     results: list[_Result]) -> None:
+        """Each row's tokens through its codec, in one pass, and each sentence's audio (its silence appended)
+        to its request's sink in order; a row's error fails its request."""
         codes: dict[int, np.ndarray] = {}
         for row, result in enumerate(results):
-            if isinstance(result, np.ndarray):
+            if isinstance(result, np.ndarray) and not batch[row][0].ticket.done:
                 try:
                     codes[row] = engine.codes(result)
                 except SonorantError as exc:  # tokens its codec cannot decode (TokenError): that request fails
@@ -138,7 +190,7 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
             audio = dict(zip(codes, engine.audio(list(codes.values()), self.config.max_batch))) if codes else {}
         except Exception as exc:
             _LOG.exception("a codec pass failed; its requests end with an error")
-            for r in requests:
+            for r in _requests(batch):
                 self._finish(r, "failed", exc)
             return
         if codes:
@@ -152,13 +204,23 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
             if isinstance(result, SonorantError):
                 self._finish(r, "failed", result)
                 continue
-            samples = audio[row]
-            if r.gaps[k] > 0:
-                samples = np.concatenate([samples, np.zeros(r.gaps[k], dtype=np.float32)])
-            last = k == len(r.utterances) - 1
             r.ticket.frames_decoded += codes[row].shape[1]
-            if not self._deliver(r, Piece(samples, k, last)):
-                continue
+            self._emit(r, k, audio[row], True)
+
+    def _emit(self, r: _TokenRequest, k: int, samples: np.ndarray, end: bool) -> None:
+        """A piece of sentence `k` to its request's sink (`end`: the sentence's last, its silence appended);
+        the request moves on to its next sentence after its last piece, and ends after its last sentence's.
+        An empty piece that ends nothing is not sent."""
+        last = end and k == len(r.utterances) - 1
+        if end and r.gaps[k] > 0:
+            samples = np.concatenate([samples, np.zeros(r.gaps[k], dtype=np.float32)])
+        if not samples.size and not last:
+            if end:
+                r.next = k + 1
+            return
+        if not self._deliver(r, Piece(samples, k, last)):
+            return
+        if end:
             r.next = k + 1
             if last:
                 self._finish(r, "done")
@@ -185,6 +247,92 @@ class TokenScheduler(BatchWorker[_TokenRequest]):
                 out.append(_limit_error(r, k, exc))
                 failed.add(id(r))
         return out
+
+    # --- streamed loops: audio while the tokens are generated ------------------------------------------
+
+    def _stream_batch(self, batch: list[tuple[_TokenRequest, int]]) -> None:
+        """One watched loop over the rows: a streamed request's row plays each chunk as its tokens arrive,
+        the other rows are decoded when the loop ends (see the module's docstring)."""
+        engine = batch[0][0].engine
+        requests = _requests(batch)
+        rows = [_Row(r, k) for r, k in batch]
+        start, codec = time.perf_counter(), 0.0
+        error: DecodeLimitError | None = None
+        loop = engine.stream_tokens([r.utterances[k] for r, k in batch])  # nothing runs before its first read
+        try:
+            for row in rows:
+                if row.request.ticket.streaming:
+                    row.audio = engine.code_stream(self.config.stream)
+            for new in loop:
+                for row, tokens in zip(rows, new):
+                    row.reads.append(tokens)
+                    if row.audio is not None:
+                        codec += self._play(row, tokens)
+                for r in requests:
+                    if r.ticket.cancelled and not r.ticket.done:  # its client left: drop it now
+                        self._finish(r, "cancelled")
+                if all(r.ticket.done for r in requests) or self._closing:
+                    _LOG.debug("closing a decoding loop after %d reads (no request of it is left, or the worker "
+                               "stops)", len(rows[0].reads))
+                    break
+        except DecodeLimitError as exc:  # rows that ended are complete; the others failed
+            error = exc
+        except Exception as exc:  # a failed loop fails its requests only; the server keeps serving
+            _LOG.exception("a streamed token decoding loop failed; its requests end with an error")
+            for r in requests:
+                self._finish(r, "failed", exc)
+            return
+        finally:
+            loop.close()  # stops the loop's generator where it is (nothing more is decoded)
+        tokens = sum(len(row.tokens()) for row in rows)
+        self._notify("on_batch", "tokens", len(rows), len(requests), tokens, time.perf_counter() - start - codec)
+        eos = engine.spec.tokens.eos
+        results: list[_Result] = []
+        for row in rows:
+            got = row.tokens()
+            ended = bool(got.size) and got[-1] == eos
+            if error is not None and not ended and not row.request.ticket.done:
+                results.append(_limit_error(row.request, row.sentence, error))
+            else:
+                results.append(got if ended else None)
+            if row.audio is not None and isinstance(results[-1], SonorantError):
+                self._finish(row.request, "failed", results[-1])
+        plain = [i for i, row in enumerate(rows) if row.audio is None]
+        if plain and not self._closing:
+            self._decode_rows(engine, [batch[i] for i in plain], [results[i] for i in plain])
+
+    def _play(self, row: _Row, tokens: np.ndarray) -> float:
+        """A streamed row's new tokens through its codec stream, each completed chunk's audio to its sink;
+        returns the seconds the codec took."""
+        r = row.request
+        assert row.audio is not None
+        if r.ticket.done:
+            return 0.0
+        spent = 0.0
+        pieces: Iterator[tuple[np.ndarray, bool]] | None = None
+        while not r.ticket.done:
+            start, frames = time.perf_counter(), row.audio.frames
+            try:
+                pieces = pieces or row.audio.feed(tokens)
+                samples, end = next(pieces)
+            except StopIteration:
+                break
+            except Exception as exc:  # tokens its codec cannot decode (TokenError), or a failed codec pass
+                if not isinstance(exc, SonorantError):
+                    _LOG.exception("a codec stream failed; its request ends with an error")
+                self._finish(r, "failed", exc)
+                break
+            finally:
+                spent += time.perf_counter() - start
+            self._notify("on_batch", "vocode", 1, 1, row.audio.frames - frames, time.perf_counter() - start)
+            r.ticket.frames_decoded += row.audio.frames - frames
+            self._emit(r, row.sentence, samples, end)
+        return spent
+
+
+def _requests(batch: list[tuple[_TokenRequest, int]]) -> list[_TokenRequest]:
+    """The distinct requests of a batch, in order."""
+    return list({id(r): r for r, _ in batch}.values())
 
 
 def _limit_error(r: _TokenRequest, k: int, exc: DecodeLimitError) -> DecodeLimitError:
