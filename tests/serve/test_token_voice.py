@@ -250,6 +250,9 @@ def test_cancelling_mid_sentence_stops_the_decoding_loop(token_voice: sonorant.V
             time.sleep(0.005)
         assert ticket.status == "cancelled" and ticket.pieces == 1 and len(first.samples) == 16 * HOP
         [after] = _speak(service, [("Come here.", SynthesisConfig(), True)])  # runs once the loop has ended
+        deadline = time.monotonic() + 30  # the loop reports its pass after the request has its audio
+        while len(tokens) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
     finally:
         service.close()
     assert reads == [8, 8, 8, 8, 5] and tokens == [32, 5]  # not 300: the loop was closed at its 4th read
