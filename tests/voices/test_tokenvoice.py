@@ -57,6 +57,12 @@ def voice(voice_dir: Path):
 SAMPLE = SynthesisConfig(decoding="sample", temperature=1.0, seed=7)
 
 
+def test_export_files_share_one_mode(voice_dir: Path) -> None:
+    """The weights are as readable as the rest of the directory (safetensors' writer makes files 0600)."""
+    modes = {p.name: p.stat().st_mode & 0o777 for p in voice_dir.iterdir() if p.is_file()}
+    assert len(set(modes.values())) == 1, modes
+
+
 def test_loads_as_a_token_voice(voice) -> None:
     assert voice.family == "tokens" and voice.card.tokens
     assert voice.runtime.name == "eager"  # "auto" on a CPU: ONNX Runtime does not run token models

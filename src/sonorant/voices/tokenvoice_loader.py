@@ -146,4 +146,5 @@ def export_token_voice(model: Any, out: Path, *, codec: Path, frontend: dict[str
     header = {"format": FORMAT, "version": VERSION, "name": name, "model": model.cfg.to_dict(),
               "frontend": frontend, "codec": codec_name, "max_tokens": max_tokens, "training": training or {}}
     (out / "voice.json").write_text(json.dumps(header, indent=2), encoding="utf-8")
+    shutil.copymode(out / "voice.json", out / "model.safetensors")  # save_file makes it owner-only (0600)
     return out
