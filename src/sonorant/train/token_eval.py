@@ -49,7 +49,7 @@ def synthesizer(model: TrainableTokens, config: TrainConfig) -> Any:
     codec_path = config.model.options.get("codec")
     if not codec_path:
         raise ConfigError("eval needs model.options.codec: the codec file the model's tokens decode with")
-    codec = load_codec(Path(codec_path))
+    codec = load_codec(Path(codec_path).expanduser())
     ids = text_ids(frontend_of(config))
     tok = model.model.cfg
 
@@ -101,5 +101,5 @@ def export_run(checkpoint: Path, out: Path, *, name: str | None = None, force: b
     if not codec:
         raise ConfigError("export needs model.options.codec: the codec file the tokens decode with")
     training = {"steps": state.get("step"), "seconds": state.get("elapsed"), "device": state.get("device")}
-    return export_token_voice(model.model, out, codec=Path(codec), frontend=frontend_of(config),
+    return export_token_voice(model.model, out, codec=Path(codec).expanduser(), frontend=frontend_of(config),
                               name=name or Path(out).name, training=training, force=force)
