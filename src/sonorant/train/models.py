@@ -7,8 +7,11 @@ A trainable token model is an encoder-decoder `nn.Module` called with teacher fo
 where `tgt_in` starts with `model.token_spec.bos` and holds `pad` past each row's length; the trainer's
 targets are `tgt_in` shifted left with `eos` appended. A model with an early-exit head (Spear-TTS) also sets
 `model.early_exit_logits` ([b, t, V], or None when the head is off) in each forward; the trainer weighs its
-loss with train.early_exit_weight. `model.freeze_parts` (optional) maps part names to parameter-name
-patterns for the freeze section.
+loss with train.early_exit_weight. A model with an `alignment` attribute is given each batch's `Batch.align`
+there before its forward ([b, t] source index per target token, -100 unknown; None when the manifest has
+no durations), and may add a loss of its own on `model.extra_loss` (summed over tokens; the trainer logs it
+as aux_loss). `model.freeze_parts` (optional) maps part names to parameter-name patterns for the freeze
+section.
 
 Model kinds are registered by the modules that define them (`register_model`); the synthesizer and the
 generator of a kind are optional and wire the trainer's evaluation and pseudo-labelling to the engine.
