@@ -109,6 +109,15 @@ def test_alignment_loss_teaches_the_layer_to_read_each_tokens_source(tmp_path: P
     model(src, torch.tensor([6, 4]), tgt, torch.tensor([10, 7]))
     assert model.extra_loss is None  # nothing to learn from
 
+    plain = tmp_path / "no-durations"
+    plain.mkdir()
+    cfg = config(plain, 5, options)  # writes plain/m.jsonl, stripped of its durations here
+    manifest = plain / "m.jsonl"
+    manifest.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "durations"}) + "\n"
+                                for line in manifest.read_text().splitlines()))
+    with pytest.raises(ConfigError, match="no training line has usable"):
+        Trainer(cfg)
+
     hits = {}
     for weight in (0.0, 1.0):
         run = tmp_path / f"align-{weight}"

@@ -290,7 +290,7 @@ def tokenize_manifest(manifest: Path, frontend: FrontEnd, cache_dir: Path, *,
         align.append(np.full(len(tokens[-1]), -1, dtype=np.int64) if aligned is None else aligned)
         lines.append(number)
     if unaligned:
-        _LOG.info("%s: %d lines have durations of another length than the %s front end's ids: not aligned",
+        _LOG.warning("%s: %d lines have durations of another length than the %s front end's ids: not aligned",
                   manifest, unaligned, frontend.name)
     text_r, tokens_r, align_r = Ragged.of(text), Ragged.of(tokens), Ragged.of(align)
     for name, ragged in (("text", text_r), ("tokens", tokens_r)):

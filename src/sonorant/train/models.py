@@ -9,7 +9,7 @@ targets are `tgt_in` shifted left with `eos` appended. A model with an early-exi
 `model.early_exit_logits` ([b, t, V], or None when the head is off) in each forward; the trainer weighs its
 loss with train.early_exit_weight. A model with an `alignment` attribute is given each batch's `Batch.align`
 there before its forward ([b, t] source index per target token, -100 unknown; None when the manifest has
-no durations), and may add a loss of its own on `model.extra_loss` (summed over tokens; the trainer logs it
+no durations; a model with `wants_alignment` true is refused data without any), and may add a loss of its own on `model.extra_loss` (summed over tokens; the trainer logs it
 as aux_loss). `model.freeze_parts` (optional) maps part names to parameter-name patterns for the freeze
 section.
 

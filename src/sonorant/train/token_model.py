@@ -85,6 +85,7 @@ class TrainableTokens(nn.Module):
         self.model = TokenTransformer(cfg)
         self.guide, self.sigma, self.layer, self.align = guide, sigma, layer, align
         self.alignment: torch.Tensor | None = None  # [b, t] source index per target, -100 unknown (the trainer's)
+        self.wants_alignment = align > 0  # the trainer refuses data without alignments
         self.token_spec = TrainTokenSpec(cfg.bos, cfg.eos, cfg.pad, cfg.tgt_vocab, cfg.src_pad, cfg.src_vocab)
         self.freeze_parts = {
             "encoder": ["model.encoder.*", "model.src_*"],

@@ -163,6 +163,9 @@ class Trainer:
         self.spec = model.token_spec
         self.frozen = apply_freeze(model, config.freeze.parts, config.freeze.patterns)
         self.train_set, self.valid_set = load_splits(config, self.spec, codec)
+        if getattr(self.model, "wants_alignment", False) and self.train_set.aligns is None:
+            raise ConfigError("the model learns from alignments (e.g. model.options.attention_align) but no training "
+                              "line has usable \"durations\" (frames per front-end id, as many as its ids)")
         self.sampler = BucketSampler(self.train_set.lengths(), t.batch_size * t.grad_accum, t.seed,
                                      config.data.bucket_pool)
         self.optimizer = make_optimizer(model, config.optim)
