@@ -12,6 +12,7 @@ import itertools
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
@@ -31,7 +32,7 @@ _REQUEST_IDS = itertools.count(1)
 """Ticket ids, unique in the process: a server's schedulers (one per kind of voice) never share an id."""
 
 
-class BatchWorker(Generic[R]):
+class BatchWorker(ABC, Generic[R]):
     """Requests (anything with a `ticket` and a `sink`) queued for one worker thread that runs `_step`
     while any is active. Subclasses implement `_step` and may read `_active`."""
 
@@ -105,9 +106,9 @@ class BatchWorker(Generic[R]):
         with self._cond:
             self._cond.notify_all()
 
+    @abstractmethod
     def _step(self) -> bool:
         """Run one pass over the active requests; False when none has work that may run now."""
-        raise NotImplementedError
 
     def _run(self) -> None:
         while True:
